@@ -1,0 +1,39 @@
+// The codec's typed contract: what the native addon (native/) does, as the rest of core sees it.
+// The pipeline streams tensors chunk by chunk through these functions; tools and tests may use the
+// whole-tensor helpers built on top of them.
+
+/** Element types the codec reads and writes natively (no silent upcast). */
+export type CodecDtype = 'BF16' | 'F16' | 'F32' | 'F64' | 'F8_E4M3' | 'F8_E5M2'
+
+/** How the user states the bound. 'rel' is SZ3's REL: eb = bound × (max − min) of the whole tensor. */
+export type ErrorMode = 'lossless' | 'abs' | 'rel'
+
+/**
+ * FP8 block scales (DeepSeek-V3 style): the tensor is a [rows, cols] matrix of FP8 codes whose real value is
+ * code × scales[⌊r / blockRows⌋ × scaleCols + ⌊c / blockCols⌋]. Bounds then hold in these dequantized units and
+ * the reconstruction is again FP8 codes under the same scales.
+ */
+export interface Fp8BlockScales {
+  cols: number
+  blockRows: number
+  blockCols: number
+  /** Number of columns of the scale grid: ⌈cols / blockCols⌉. */
+  scaleCols: number
+  /** The whole scale grid, row-major, float32. */
+  scales: Float32Array
+}
+
+/** Everything needed to encode or decode one chunk; the container stores it per tensor. */
+export interface ChunkCodecParams {
+  dtype: CodecDtype
+  /** 'lossless', or 'abs' with the resolved absolute bound eb (a 'rel' bound is resolved by the caller). */
+  mode: 'lossless' | 'abs'
+  /** Absolute error bound in value units (ignored when lossless). */
+  eb: number
+  /** Elements per row of the tensor (its last dimension); lets the codec model per-row/per-column context. */
+  rowLength: number
+  /** Index of the chunk's first element within the whole tensor (chunks start on row boundaries). */
+  firstElement: number
+  /** Present for FP8 weights that have block scales. */
+  fp8?: Fp8BlockScales
+}
