@@ -1,0 +1,569 @@
+// Chunk composition. Header (12 bytes): magic, version, method, dtype, u32 element count, u32 checksum of the
+// decoded bytes. Methods: raw copy, lossless byte planes, quantized (lossy).
+#include "chunk.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "../common/bytes.hpp"
+#include "../common/checksum.hpp"
+#include "../entropy/context.hpp"
+#include "../entropy/rans.hpp"
+#include "../lossless/planes.hpp"
+#include "../outliers/special.hpp"
+#include "../predictor/predictor.hpp"
+#include "../quantizer/grid.hpp"
+#include "../quantizer/linear.hpp"
+
+namespace sp {
+
+namespace {
+
+enum Method : uint8_t { kRaw = 0, kPlanes = 1, kQuantized = 2 };
+
+constexpr uint8_t kFlagBlockContexts = 1;
+
+// Alphabet of residual symbols: zigzag(residual) below kEsc, and one escape symbol (always the last).
+constexpr uint32_t kMaxSymbols = entropy::kMaxAlphabet;
+
+struct ScaleGrid {
+  const Fp8Scales* g;
+  uint64_t first;
+  double at(uint64_t i) const {
+    const uint64_t e = first + i;
+    const uint64_t r = e / g->cols, c = e % g->cols;
+    return double(g->scales[(r / g->blockRows) * g->scaleCols + c / g->blockCols]);
+  }
+};
+
+void writeHeader(std::vector<uint8_t>& out, Method m, Dtype d, uint64_t n, uint32_t sum) {
+  ByteWriter w(out);
+  w.u8(kChunkMagic);
+  w.u8(kCodecVersion);
+  w.u8(m);
+  w.u8(uint8_t(d));
+  w.u32(uint32_t(n));
+  w.u32(sum);
+}
+
+// ---------- quantized (lossy) path
+
+// 16-bit dtypes without block scales use the grid quantizer; its tables depend only on (dtype, eb), so each
+// thread keeps the last one it built.
+template <class T>
+constexpr bool kUsesGrid = sizeof(typename T::Bits) == 2;
+
+template <class T>
+const quantizer::Grid<T>& gridFor(double eb) {
+  static thread_local quantizer::Grid<T> cache;
+  if (!(cache.eb == eb)) cache.build(eb);
+  return cache;
+}
+
+// How many of v[0..n) equal x. For 16-bit words four are tested at once (SWAR: a lane of ~w ^ ~x is zero
+// exactly where w == x), since sentinels are rare and the scan runs on every decoded chunk.
+template <class W>
+uint64_t countEqual(const W* v, uint64_t n, W x) {
+  uint64_t c = 0, i = 0;
+  if constexpr (sizeof(W) == 2) {
+    constexpr uint64_t kOnes = 0x0001000100010001ull, kHigh = 0x8000800080008000ull;
+    const uint64_t xx = uint64_t(x) * kOnes;
+    for (; i + 4 <= n; i += 4) {
+      uint64_t w;
+      std::memcpy(&w, v + i, 8);
+      const uint64_t t = w ^ xx;  // zero lanes where equal
+      uint64_t zero = (t - kOnes) & ~t & kHigh;
+      if (__builtin_expect(zero != 0, 0)) {
+        // The borrow trick can flag a lane above a true zero lane; count exactly.
+        for (int k = 0; k < 4; k++) c += v[i + k] == x;
+      }
+    }
+  }
+  for (; i < n; i++) c += v[i] == x;
+  return c;
+}
+
+// Dtype bits of signed grid ordinal s (|s| < bins).
+template <class T>
+typename T::Bits gridValue(const quantizer::Grid<T>& g, int64_t s) {
+  return s >= 0 ? g.rep[size_t(s)] : uint16_t(g.rep[size_t(-s)] | 0x8000);
+}
+
+// Returns the checksum of the reconstruction the decoder will produce.
+// Per-thread working memory, reused across chunks so large chunks do not pay page faults on every call.
+struct EncodeScratch {
+  std::vector<uint16_t> sym;
+  std::vector<uint8_t> rec;  // reconstruction bytes (for the checksum)
+  std::vector<int64_t> q;
+  std::vector<uint16_t> memoSym;
+  std::vector<uint16_t> memoRec;
+};
+EncodeScratch& encodeScratch() {
+  static thread_local EncodeScratch s;
+  return s;
+}
+void releaseScratch() {
+  EncodeScratch& s = encodeScratch();
+  s = EncodeScratch();
+}
+template <class V>
+void fit(V& v, size_t n) {
+  if (v.size() < n) v.resize(n);
+}
+
+template <class T, bool kScaled>
+uint32_t encodeQuantized(const uint8_t* in, uint64_t n, const ChunkParams& p, std::vector<uint8_t>& out) {
+  using Bits = typename T::Bits;
+  constexpr unsigned B = sizeof(Bits);
+  constexpr uint16_t kEsc = kMaxSymbols - 1;  // provisional escape symbol; becomes A − 1 below
+  const quantizer::Linear<T> quant(p.eb);
+  const ScaleGrid grid{p.fp8, p.firstElement};
+  EncodeScratch& sc = encodeScratch();
+  fit(sc.sym, n);
+  fit(sc.rec, n * B);
+  uint16_t* sym = sc.sym.data();
+  uint8_t* rec = sc.rec.data();
+  // Pass 1: quantization index of every element as zigzag symbol (predictor "none"), or the escape.
+  if constexpr (kUsesGrid<T> && !kScaled) {
+    // 16-bit dtypes have at most 65,536 distinct values: quantize each distinct value once.
+    const quantizer::Grid<T>& grid16 = gridFor<T>(p.eb);
+    constexpr uint16_t kUnknown = 0xFFFF;
+    sc.memoSym.assign(65536, kUnknown);
+    fit(sc.memoRec, 65536);
+    uint16_t* memoSym = sc.memoSym.data();
+    uint16_t* memoRec = sc.memoRec.data();
+    for (uint64_t i = 0; i < n; i++) {
+      const Bits b = loadLE<Bits>(in + i * B);
+      uint16_t z = memoSym[b];
+      if (z == kUnknown) {
+        const double v = T::value(b);
+        const int32_t ord = grid16.binOf[b & 0x7fff];
+        bool esc = outliers::mustStoreExact<T>(b, v) || ord < 0;
+        const int64_t sg = (b & 0x8000) ? -int64_t(ord) : int64_t(ord);
+        Bits rb = b;
+        if (!esc) {
+          rb = gridValue(grid16, sg);
+          esc = !(std::fabs(T::value(rb) - v) <= p.eb);  // the grid guarantees this; checked anyway
+        }
+        const uint32_t zz = zigzag32(sg);
+        if (esc || zz >= kEsc) {
+          z = kEsc;
+          rb = b;
+        } else {
+          z = uint16_t(zz);
+        }
+        memoSym[b] = z;
+        memoRec[b] = rb;
+      }
+      sym[i] = z;
+      storeLE<Bits>(rec + i * B, Bits(memoRec[b]));
+    }
+  } else {
+    for (uint64_t i = 0; i < n; i++) {
+      const Bits b = loadLE<Bits>(in + i * B);
+      const double s = kScaled ? grid.at(i) : 1.0;
+      const double v = T::value(b);
+      int64_t qi = 0;
+      Bits rb = b;
+      bool esc = outliers::mustStoreExact<T>(b, v) || (kScaled && !(s > 0 && std::isfinite(s))) ||
+                 !quant.template quantize<kScaled>(v * s, s, qi, rb);
+      const uint32_t zz = esc ? kEsc : zigzag32(qi);
+      if (esc || zz >= kEsc || qi <= -int64_t(kEsc) || qi >= int64_t(kEsc)) {
+        // Indices beyond the alphabet are kept for the predictors only if they fit; simplest: store exactly.
+        sym[i] = kEsc;
+        rb = b;
+      } else {
+        sym[i] = uint16_t(zz);
+      }
+      storeLE<Bits>(rec + i * B, rb);
+    }
+  }
+  const size_t R = size_t(std::max<uint64_t>(1, std::min<uint64_t>(p.rowLength, n)));
+  std::vector<int64_t> colOffset;
+  const predictor::Kind kind = predictor::choose(sym, kEsc, n, R, colOffset);
+  if (kind != predictor::kNone) {
+    // Residual symbols; a residual too large for the alphabet turns its element into an exact outlier.
+    fit(sc.q, n);
+    int64_t* q = sc.q.data();
+    for (uint64_t i = 0; i < n; i++) q[i] = sym[i] == kEsc ? 0 : unzigzag32(sym[i]);
+    for (uint64_t i = 0; i < n; i++) {
+      if (sym[i] == kEsc) continue;
+      const int64_t d = q[i] - predictor::predict(kind, q, i, R, colOffset.data());
+      if (d > -int64_t(kEsc) && d < int64_t(kEsc) && zigzag32(d) < kEsc) {
+        sym[i] = uint16_t(zigzag32(d));
+      } else {
+        sym[i] = kEsc;
+        q[i] = 0;
+        std::memcpy(rec + i * B, in + i * B, B);
+      }
+    }
+  }
+  // Histogram; then shrink the alphabet to what is used, the escape symbol becoming A − 1.
+  std::vector<uint32_t> hist(kMaxSymbols, 0);
+  for (uint64_t i = 0; i < n; i++) hist[sym[i]]++;
+  uint32_t maxZ = 0;
+  for (uint32_t z = 0; z < kEsc; z++)
+    if (hist[z]) maxZ = z;
+  const uint64_t escCount = hist[kEsc];
+  const uint32_t A = maxZ + 2;
+  if (escCount && A - 1 != kEsc) {
+    for (uint64_t i = 0; i < n; i++)
+      if (sym[i] == kEsc) sym[i] = uint16_t(A - 1);
+    hist[A - 1] = uint32_t(escCount);
+    hist[kEsc] = 0;
+  }
+  uint32_t sb = entropy::scaleBitsFor(n);
+  entropy::Model model;
+  entropy::buildModel(hist.data(), A, sb, model);
+  if (A <= 256 && sb > 12) {
+    // 12-bit precision lets the decoder use its one-load table; take it when it costs under 0.2 %.
+    entropy::Model m12;
+    entropy::buildModel(hist.data(), A, 12, m12);
+    if (entropy::modelCostBits(hist.data(), m12) < entropy::modelCostBits(hist.data(), model) * 1.002) {
+      model = std::move(m12);
+      sb = 12;
+    }
+  }
+  std::vector<uint8_t> singleTable;
+  {
+    BitWriter bw(singleTable);
+    entropy::writeModel(bw, model);
+  }
+  const double singleBits = entropy::modelCostBits(hist.data(), model) + 8.0 * singleTable.size();
+  entropy::BlockContexts bc;
+  const bool useContexts =
+      entropy::fitBlockContexts(sym, n, A, entropy::contextBlockSize(p.rowLength), sb, singleBits, bc);
+
+  ByteWriter w(out);
+  w.u8(kind);
+  w.u8(useContexts ? kFlagBlockContexts : 0);
+  if (kind == predictor::kColumnOffset) {
+    w.varint(R);
+    for (size_t c = 0; c < R; c++) w.varint(zigzag32(colOffset[c]));
+  }
+  std::vector<uint8_t> stream;
+  if (useContexts) {
+    const uint32_t K = uint32_t(bc.models.size());
+    w.u8(uint8_t(K));
+    w.varint(bc.blockSize);
+    // Class stream: its own small model and rANS stream.
+    std::vector<uint32_t> ch(K, 0);
+    std::vector<uint16_t> cls16(bc.cls.begin(), bc.cls.end());
+    for (uint8_t c : bc.cls) ch[c]++;
+    entropy::Model cm;
+    entropy::buildModel(ch.data(), K, entropy::scaleBitsFor(bc.cls.size()), cm);
+    std::vector<uint8_t> tables;
+    BitWriter bw(tables);
+    entropy::writeModel(bw, cm);
+    for (const auto& m : bc.models) entropy::writeModel(bw, m);
+    w.varint(tables.size());
+    w.bytes(tables.data(), tables.size());
+    std::vector<uint8_t> cstream;
+    entropy::encode(cls16.data(), nullptr, cls16.size(), &cm, cstream);
+    w.varint(cstream.size());
+    w.bytes(cstream.data(), cstream.size());
+    std::vector<uint8_t> ctx(n);
+    for (uint64_t i = 0; i < n; i++) ctx[i] = bc.cls[i / bc.blockSize];
+    entropy::encode(sym, ctx.data(), n, bc.models.data(), stream);
+  } else {
+    w.varint(singleTable.size());
+    w.bytes(singleTable.data(), singleTable.size());
+    entropy::encode(sym, nullptr, n, &model, stream);
+  }
+  w.varint(stream.size());
+  w.bytes(stream.data(), stream.size());
+  w.varint(escCount);
+  const uint16_t escSym = uint16_t(A - 1);
+  for (uint64_t i = 0; i < n && escCount; i++)
+    if (sym[i] == escSym) w.bytes(in + i * B, B);
+  return checksum32(rec, n * B);
+}
+
+template <class T, bool kScaled>
+Status decodeQuantized(ByteReader& r, uint64_t n, const ChunkParams& p, uint8_t* out) {
+  using Bits = typename T::Bits;
+  constexpr unsigned B = sizeof(Bits);
+  const quantizer::Linear<T> quant(p.eb);
+  const ScaleGrid grid{p.fp8, p.firstElement};
+  const uint8_t kindByte = r.u8();
+  const uint8_t flags = r.u8();
+  if (!r.ok()) return r.status();
+  if (kindByte >= predictor::kKindCount || (flags & ~kFlagBlockContexts) != 0) return Status::CorruptChunk;
+  const auto kind = predictor::Kind(kindByte);
+  const size_t R = size_t(std::max<uint64_t>(1, std::min<uint64_t>(p.rowLength, n)));
+  std::vector<int64_t> colOffset;
+  if (kind == predictor::kColumnOffset) {
+    const uint64_t len = r.varint();
+    if (!r.ok()) return r.status();
+    if (len != R) return Status::CorruptChunk;
+    colOffset.resize(R);
+    for (size_t c = 0; c < R; c++) {
+      const uint64_t z = r.varint();
+      if (!r.ok()) return r.status();
+      if (z > 0xFFFFFFFFull) return Status::CorruptChunk;
+      colOffset[c] = unzigzag32(uint32_t(z));
+    }
+  }
+  uint32_t K = 1;
+  uint64_t blockSize = 0;
+  if (flags & kFlagBlockContexts) {
+    K = r.u8();
+    blockSize = r.varint();
+    if (!r.ok()) return r.status();
+    if (K < 2 || K > entropy::kMaxClasses || blockSize == 0 || blockSize > n) return Status::CorruptChunk;
+  }
+  const uint64_t tlen = r.varint();
+  const uint8_t* tp = r.take(tlen);
+  if (!tp) return r.ok() ? Status::Truncated : r.status();
+  entropy::Model classModel;
+  std::vector<entropy::Model> models(K);
+  {
+    BitReader br(tp, tlen);
+    if (K > 1) {
+      const Status s = entropy::readModel(br, K, classModel);
+      if (s != Status::Ok) return s;
+      if (!br.align()) return Status::CorruptChunk;
+    }
+    for (auto& m : models) {
+      const Status s = entropy::readModel(br, kMaxSymbols, m);
+      if (s != Status::Ok) return s;
+      if (!br.align()) return Status::CorruptChunk;
+      if (m.alphabet() != models[0].alphabet() || m.scaleBits != models[0].scaleBits) return Status::CorruptChunk;
+    }
+    if (!br.atEnd()) return Status::CorruptChunk;
+  }
+  const uint32_t A = uint32_t(models[0].alphabet());
+  if (A < 1) return Status::CorruptChunk;
+  std::vector<uint8_t> ctx;
+  if (K > 1) {
+    const uint64_t clen = r.varint();
+    const uint8_t* cp = r.take(clen);
+    if (!cp) return r.ok() ? Status::Truncated : r.status();
+    const uint64_t nb = (n + blockSize - 1) / blockSize;
+    std::vector<uint16_t> cls(nb);
+    entropy::Decoder cdec;
+    Status s = cdec.init(&classModel, 1);
+    if (s != Status::Ok) return s;
+    s = cdec.decode(cp, clen, nb, nullptr, cls.data());
+    if (s != Status::Ok) return s;
+    ctx.resize(n);
+    for (uint64_t i = 0; i < n; i++) ctx[i] = uint8_t(cls[i / blockSize]);  // < K: the class model has K symbols
+  }
+  const uint64_t slen = r.varint();
+  const uint8_t* sp = r.take(slen);
+  if (!sp) return r.ok() ? Status::Truncated : r.status();
+  const uint64_t escCount = r.varint();
+  if (!r.ok()) return r.status();
+  if (escCount > n) return Status::CorruptChunk;
+  const uint8_t* escBytes = r.take(escCount * B);
+  if (!escBytes) return r.ok() ? Status::Truncated : r.status();
+  if (r.remaining() != 0) return Status::CorruptChunk;
+  const uint16_t escSym = uint16_t(A - 1);
+  uint64_t e = 0;
+  const quantizer::Grid<T>* grid16 = nullptr;
+  if constexpr (kUsesGrid<T> && !kScaled) grid16 = &gridFor<T>(p.eb);
+  // Dtype bits of index v, or false when v is outside the quantizer's range (corrupt input).
+  auto valueOf = [&](int64_t v, uint64_t i, Bits& b) -> bool {
+    if constexpr (kUsesGrid<T> && !kScaled) {
+      (void)i;
+      if (v >= int64_t(grid16->rep.size()) || -v >= int64_t(grid16->rep.size())) return false;
+      b = gridValue(*grid16, v);
+    } else {
+      b = kScaled ? quant.reconstruct(v, grid.at(i)) : quant.reconstruct(v);
+    }
+    return true;
+  };
+  entropy::Decoder dec;
+  {
+    const Status s = dec.init(models.data(), K);
+    if (s != Status::Ok) return s;
+  }
+  const uint8_t* ctxp = K > 1 ? ctx.data() : nullptr;
+  if (kind == predictor::kNone && !kScaled) {
+    // Fast path: every symbol maps to one fixed dtype value, written as the symbol is decoded.
+    std::vector<Bits> lut(A);
+    for (uint32_t z = 0; z + 1 < A; z++)
+      if (!valueOf(unzigzag32(z), 0, lut[z])) return Status::CorruptChunk;
+    // Escapes decode to a sentinel (an all-ones NaN pattern no bin reconstructs to) and are filled in by a
+    // second, rarely needed scan; the hot loop then holds only the states, the tables and two pointers.
+    const Bits kSentinel = Bits(~Bits(0));
+    lut[escSym] = kSentinel;
+    struct LutSink {
+      const Bits* lut;
+      Bits* out;
+      void operator()(size_t i, uint16_t s) { out[i] = lut[s]; }
+    };
+    const bool aligned = reinterpret_cast<uintptr_t>(out) % alignof(Bits) == 0;
+    std::vector<Bits> tmp(aligned ? 0 : n);
+    Bits* dst = aligned ? reinterpret_cast<Bits*>(out) : tmp.data();
+    LutSink sink{lut.data(), dst};
+    const Status s = ctxp ? dec.decodeWith<true>(sp, slen, n, ctxp, sink) : dec.decodeWith<false>(sp, slen, n, nullptr, sink);
+    if (s != Status::Ok) return s;
+    const uint64_t sentinels = countEqual(dst, n, kSentinel);
+    if (sentinels != escCount) return Status::CorruptChunk;
+    for (uint64_t i = 0; i < n && e < escCount; i++)
+      if (dst[i] == kSentinel) dst[i] = loadLE<Bits>(escBytes + e++ * B);
+    if (!aligned && n) std::memcpy(out, tmp.data(), n * B);
+  } else {
+    std::vector<uint16_t> sym(n);
+    Status s = dec.decode(sp, slen, n, ctxp, sym.data());
+    if (s != Status::Ok) return s;
+    std::vector<int64_t> q(n);
+    constexpr int64_t kClamp = int64_t(1) << 31;
+    for (uint64_t i = 0; i < n; i++) {
+      const uint16_t sy = sym[i];
+      Bits b;
+      if (sy == escSym) {
+        if (e >= escCount) return Status::CorruptChunk;
+        b = loadLE<Bits>(escBytes + e * B);
+        e++;
+        q[i] = 0;
+      } else {
+        int64_t v = predictor::predict(kind, q.data(), i, R, colOffset.data()) + unzigzag32(sy);
+        v = std::clamp(v, -kClamp, kClamp);  // only corrupt input gets here
+        q[i] = v;
+        if (!valueOf(v, i, b)) return Status::CorruptChunk;
+      }
+      storeLE<Bits>(out + i * B, b);
+    }
+  }
+  if (e != escCount) return Status::CorruptChunk;
+  return Status::Ok;
+}
+
+template <class T>
+uint32_t encodeQuantizedFor(const uint8_t* in, uint64_t n, const ChunkParams& p, std::vector<uint8_t>& out) {
+  return p.fp8 ? encodeQuantized<T, true>(in, n, p, out) : encodeQuantized<T, false>(in, n, p, out);
+}
+template <class T>
+Status decodeQuantizedFor(ByteReader& r, uint64_t n, const ChunkParams& p, uint8_t* out) {
+  return p.fp8 ? decodeQuantized<T, true>(r, n, p, out) : decodeQuantized<T, false>(r, n, p, out);
+}
+
+uint32_t encodeQuantizedAny(const uint8_t* in, uint64_t n, const ChunkParams& p, std::vector<uint8_t>& out) {
+  switch (p.dtype) {
+    case Dtype::BF16: return encodeQuantizedFor<Bf16T>(in, n, p, out);
+    case Dtype::F16: return encodeQuantizedFor<F16T>(in, n, p, out);
+    case Dtype::F32: return encodeQuantizedFor<F32T>(in, n, p, out);
+    case Dtype::F64: return encodeQuantizedFor<F64T>(in, n, p, out);
+    case Dtype::F8_E4M3: return encodeQuantizedFor<E4m3T>(in, n, p, out);
+    case Dtype::F8_E5M2: return encodeQuantizedFor<E5m2T>(in, n, p, out);
+  }
+  return 0;
+}
+Status decodeQuantizedAny(ByteReader& r, uint64_t n, const ChunkParams& p, uint8_t* out) {
+  switch (p.dtype) {
+    case Dtype::BF16: return decodeQuantizedFor<Bf16T>(r, n, p, out);
+    case Dtype::F16: return decodeQuantizedFor<F16T>(r, n, p, out);
+    case Dtype::F32: return decodeQuantizedFor<F32T>(r, n, p, out);
+    case Dtype::F64: return decodeQuantizedFor<F64T>(r, n, p, out);
+    case Dtype::F8_E4M3: return decodeQuantizedFor<E4m3T>(r, n, p, out);
+    case Dtype::F8_E5M2: return decodeQuantizedFor<E5m2T>(r, n, p, out);
+  }
+  return Status::BadParams;
+}
+
+}  // namespace
+
+Status checkParams(const ChunkParams& p, uint64_t n) {
+  if (uint8_t(p.dtype) >= kDtypeCount) return Status::BadParams;
+  if (n > kMaxChunkElements) return Status::BadParams;
+  if (!p.lossless && !(p.eb > 0 && std::isfinite(p.eb))) return Status::BadParams;
+  if (p.rowLength == 0) return Status::BadParams;
+  const bool isFp8 = p.dtype == Dtype::F8_E4M3 || p.dtype == Dtype::F8_E5M2;
+  if (p.fp8) {
+    if (!isFp8) return Status::BadParams;
+    const Fp8Scales& g = *p.fp8;
+    if (!g.scales || g.cols == 0 || g.blockRows == 0 || g.blockCols == 0) return Status::BadParams;
+    if (g.scaleCols != (g.cols + g.blockCols - 1) / g.blockCols) return Status::BadParams;
+    if (p.firstElement % g.cols != 0) return Status::BadParams;
+    if (n > 0) {
+      const uint64_t lastRow = (p.firstElement + n - 1) / g.cols;
+      if ((lastRow / g.blockRows + 1) * g.scaleCols > g.count) return Status::BadParams;
+    }
+  }
+  return Status::Ok;
+}
+
+Status encodeChunk(const uint8_t* in, uint64_t n, const ChunkParams& p, std::vector<uint8_t>& out) {
+  const Status ps = checkParams(p, n);
+  if (ps != Status::Ok) return ps;
+  const unsigned B = dtypeBytes(p.dtype);
+  const uint64_t rawBytes = n * B;
+  out.clear();
+  writeHeader(out, kRaw, p.dtype, n, 0);  // placeholder, rewritten below
+  Method method = kRaw;
+  uint32_t sum = 0;
+  if (n > 0 && !p.lossless) {
+    sum = encodeQuantizedAny(in, n, p, out);
+    method = kQuantized;
+    // Near or below half a dtype ulp the lossy path gains nothing: keep the lossless coding if smaller.
+    if (out.size() - kChunkHeaderBytes > rawBytes * 6 / 10) {
+      std::vector<uint8_t> alt;
+      writeHeader(alt, kRaw, p.dtype, n, 0);
+      lossless::encodePlanes(in, n, B, alt);
+      if (alt.size() < out.size()) {
+        out.swap(alt);
+        method = kPlanes;
+      }
+    }
+  } else if (n > 0) {
+    lossless::encodePlanes(in, n, B, out);
+    method = kPlanes;
+  }
+  if (n == 0 || out.size() - kChunkHeaderBytes >= rawBytes) {
+    out.resize(kChunkHeaderBytes);
+    out.insert(out.end(), in, in + rawBytes);
+    method = kRaw;
+  }
+  if (method != kQuantized) sum = checksum32(in, rawBytes);
+  std::vector<uint8_t> header;
+  writeHeader(header, method, p.dtype, n, sum);
+  std::memcpy(out.data(), header.data(), kChunkHeaderBytes);
+  // Per-thread scratch is kept between chunks of ordinary size only.
+  if (n > (uint64_t(1) << 24)) releaseScratch();
+  return Status::Ok;
+}
+
+Status decodeChunk(const uint8_t* in, size_t len, const ChunkParams& p, uint64_t n, uint8_t* out) {
+  const Status ps = checkParams(p, n);
+  if (ps != Status::Ok) return ps;
+  ByteReader r(in, len);
+  const uint8_t magic = r.u8();
+  const uint8_t version = r.u8();
+  const uint8_t method = r.u8();
+  const uint8_t dtype = r.u8();
+  const uint32_t count = r.u32();
+  const uint32_t sum = r.u32();
+  if (!r.ok()) return r.status();
+  if (magic != kChunkMagic) return Status::CorruptChunk;
+  if (version != kCodecVersion) return Status::UnsupportedVersion;
+  if (dtype != uint8_t(p.dtype)) return Status::CorruptChunk;
+  if (count != n) return Status::SizeMismatch;
+  const unsigned B = dtypeBytes(p.dtype);
+  Status s = Status::Ok;
+  switch (method) {
+    case kRaw: {
+      const uint8_t* raw = r.take(n * B);
+      if (!raw) return r.status();
+      if (r.remaining() != 0) return Status::CorruptChunk;
+      if (n) std::memcpy(out, raw, n * B);
+      break;
+    }
+    case kPlanes:
+      s = lossless::decodePlanes(r, n, B, out);
+      if (s == Status::Ok && r.remaining() != 0) s = Status::CorruptChunk;
+      break;
+    case kQuantized:
+      if (p.lossless) return Status::CorruptChunk;
+      s = decodeQuantizedAny(r, n, p, out);
+      break;
+    default: return Status::CorruptChunk;
+  }
+  if (s != Status::Ok) return s;
+  if (checksum32(out, n * B) != sum) return Status::ChecksumMismatch;
+  return Status::Ok;
+}
+
+}  // namespace sp

@@ -1,0 +1,44 @@
+// The chunk codec: composes the stages (dtype → special values → quantizer → predictor → entropy coder, or the
+// lossless byte-plane path) into one independently decodable, self-checking chunk. Layout in native/README.md.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "../common/status.hpp"
+#include "../dtype/dtype.hpp"
+
+namespace sp {
+
+constexpr uint8_t kChunkMagic = 0xB5;
+constexpr uint8_t kCodecVersion = 1;
+constexpr size_t kChunkHeaderBytes = 12;
+// Chunks count elements in 32 bits; tensors larger than this are split by the caller.
+constexpr uint64_t kMaxChunkElements = 0xFFFFFFFFull;
+
+struct Fp8Scales {
+  const float* scales = nullptr;
+  uint64_t count = 0;
+  uint64_t cols = 0, blockRows = 0, blockCols = 0, scaleCols = 0;
+};
+
+struct ChunkParams {
+  Dtype dtype = Dtype::BF16;
+  bool lossless = true;
+  double eb = 0;
+  uint64_t rowLength = 1;
+  uint64_t firstElement = 0;
+  const Fp8Scales* fp8 = nullptr;  // only for F8_* dtypes
+};
+
+// Hard upper bound of an encoded chunk of n elements: the raw fallback plus the header.
+inline uint64_t maxChunkBytes(uint64_t n, Dtype d) { return kChunkHeaderBytes + n * dtypeBytes(d); }
+
+// Encodes n elements (input is n × dtypeBytes raw little-endian bytes); out is replaced.
+Status encodeChunk(const uint8_t* in, uint64_t n, const ChunkParams& p, std::vector<uint8_t>& out);
+// Decodes a chunk that must hold exactly n elements into out (n × dtypeBytes bytes).
+Status decodeChunk(const uint8_t* in, size_t len, const ChunkParams& p, uint64_t n, uint8_t* out);
+// Checks caller parameters (bound, dtype, scales) before encoding or decoding.
+Status checkParams(const ChunkParams& p, uint64_t n);
+
+}  // namespace sp

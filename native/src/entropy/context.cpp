@@ -1,0 +1,139 @@
+// Block-class fitting: quantile start on block mean magnitude, then Lloyd rounds on the actual coded cost.
+#include "context.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+namespace sp::entropy {
+
+namespace {
+
+// Bits to store a model (written exactly, it is cheap).
+double modelBits(const Model& m) {
+  std::vector<uint8_t> buf;
+  BitWriter bw(buf);
+  writeModel(bw, m);
+  return double(buf.size()) * 8;
+}
+
+void blockHist(const uint16_t* sym, size_t n, uint32_t A, uint32_t bs, const std::vector<uint8_t>& cls,
+               std::vector<uint32_t>& hist) {
+  for (size_t b = 0, lo = 0; lo < n; b++, lo += bs) {
+    uint32_t* h = hist.data() + size_t(cls[b]) * A;
+    const size_t hi = std::min(n, lo + bs);
+    for (size_t i = lo; i < hi; i++) h[sym[i]]++;
+  }
+}
+
+struct Fit {
+  std::vector<uint8_t> cls;
+  std::vector<Model> models;
+  double bits = 1e300;
+};
+
+void buildModels(const uint16_t* sym, size_t n, uint32_t A, uint32_t bs, uint32_t sb, uint32_t K,
+                 const std::vector<uint8_t>& cls, std::vector<Model>& models) {
+  std::vector<uint32_t> hist(size_t(K) * A, 0);
+  blockHist(sym, n, A, bs, cls, hist);
+  models.resize(K);
+  for (uint32_t k = 0; k < K; k++) buildModel(hist.data() + size_t(k) * A, A, sb, models[k]);
+}
+
+double totalBits(const uint16_t* sym, size_t n, uint32_t A, uint32_t bs, uint32_t K, const std::vector<uint8_t>& cls,
+                 const std::vector<Model>& models) {
+  std::vector<uint32_t> hist(size_t(K) * A, 0);
+  blockHist(sym, n, A, bs, cls, hist);
+  double bits = 0;
+  for (uint32_t k = 0; k < K; k++) bits += modelCostBits(hist.data() + size_t(k) * A, models[k]) + modelBits(models[k]);
+  std::vector<uint32_t> ch(K, 0);
+  for (uint8_t c : cls) ch[c]++;
+  return bits + entropyBits(ch.data(), K) + 8.0 * K + 64;  // class stream, its model, headers
+}
+
+Fit fitK(const uint16_t* sym, size_t n, uint32_t A, uint32_t bs, uint32_t sb, uint32_t K, const std::vector<double>& mean,
+         int rounds) {
+  const size_t nb = mean.size();
+  Fit f;
+  // Quantile start: blocks sorted by mean symbol magnitude, cut into K equal groups.
+  std::vector<uint32_t> order(nb);
+  for (size_t b = 0; b < nb; b++) order[b] = uint32_t(b);
+  std::stable_sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) { return mean[a] < mean[b]; });
+  f.cls.assign(nb, 0);
+  for (size_t j = 0; j < nb; j++) f.cls[order[j]] = uint8_t(j * K / nb);
+  buildModels(sym, n, A, bs, sb, K, f.cls, f.models);
+  std::vector<float> cost(size_t(K) * A);
+  std::vector<double> acc(K);
+  for (int r = 0; r < rounds; r++) {
+    for (uint32_t k = 0; k < K; k++)
+      for (uint32_t s = 0; s < A; s++) {
+        const uint32_t fr = f.models[k].freq[s];
+        cost[size_t(k) * A + s] = fr ? float(double(sb) - std::log2(double(fr))) : float(sb + 8);
+      }
+    for (size_t b = 0; b < nb; b++) {
+      std::fill(acc.begin(), acc.end(), 0.0);
+      const size_t lo = b * bs, hi = std::min(n, lo + bs);
+      for (size_t i = lo; i < hi; i++)
+        for (uint32_t k = 0; k < K; k++) acc[k] += cost[size_t(k) * A + sym[i]];
+      f.cls[b] = uint8_t(std::min_element(acc.begin(), acc.end()) - acc.begin());
+    }
+    // Classes left empty keep a valid (all-zero-count) model; buildModel handles that.
+    buildModels(sym, n, A, bs, sb, K, f.cls, f.models);
+  }
+  f.bits = totalBits(sym, n, A, bs, K, f.cls, f.models);
+  return f;
+}
+
+}  // namespace
+
+uint32_t contextBlockSize(uint64_t rowLength) {
+  const uint64_t R = std::max<uint64_t>(1, rowLength);
+  uint64_t b = R >= 64 ? R : R * ((64 + R - 1) / R);
+  return uint32_t(std::min<uint64_t>(b, 8192));
+}
+
+bool fitBlockContexts(const uint16_t* sym, size_t n, uint32_t A, uint32_t bs, uint32_t sb, double singleBits,
+                      BlockContexts& bc) {
+  if (bs == 0 || A < 3) return false;
+  const size_t nb = (n + bs - 1) / bs;
+  if (nb < 16) return false;
+  auto blockMean = [&](size_t b) {
+    const size_t lo = b * bs, hi = std::min(n, lo + bs);
+    double s = 0;
+    for (size_t i = lo; i < hi; i++) s += std::min<uint32_t>(sym[i], 64);
+    return s / double(hi - lo);
+  };
+  // Cheap estimate first, on at most ~64K symbols of whole blocks: two quantile classes against one model,
+  // no refinement. Tensors that do not gain here (i.i.d. noise) stop now and keep the fast single-model path.
+  {
+    const size_t stride = std::max<size_t>(1, nb / std::max<size_t>(16, 65536 / bs));
+    std::vector<uint16_t> sample;
+    std::vector<double> sampleMean;
+    std::vector<uint32_t> h1(A, 0);
+    // Every sampled block is whole (the chunk's last, possibly short, block is never sampled).
+    for (size_t b = 0; b + 1 < nb; b += stride) {
+      sample.insert(sample.end(), sym + b * bs, sym + (b + 1) * bs);
+      sampleMean.push_back(blockMean(b));
+    }
+    if (sampleMean.size() < 8) return false;
+    for (uint16_t s : sample) h1[s]++;
+    Model one;
+    buildModel(h1.data(), A, sb, one);
+    const double oneBits = modelCostBits(h1.data(), one) + modelBits(one);
+    const Fit probe = fitK(sample.data(), sample.size(), A, bs, sb, 2, sampleMean, 0);
+    if (!(probe.bits < oneBits * 0.997)) return false;
+  }
+  std::vector<double> mean(nb);
+  for (size_t b = 0; b < nb; b++) mean[b] = blockMean(b);
+  Fit best;
+  for (uint32_t K : {2u, 4u, 8u}) {
+    Fit f = fitK(sym, n, A, bs, sb, K, mean, 3);
+    if (f.bits < best.bits) best = std::move(f);
+  }
+  if (!(best.bits < singleBits * 0.995)) return false;
+  bc.blockSize = bs;
+  bc.cls = std::move(best.cls);
+  bc.models = std::move(best.models);
+  return true;
+}
+
+}  // namespace sp::entropy

@@ -1,0 +1,296 @@
+// rANS implementation: model normalisation, compact model coding, interleaved encode/decode.
+#include "rans.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+namespace sp::entropy {
+
+namespace {
+
+unsigned bitLength(uint32_t v) { return v ? 32 - __builtin_clz(v) : 0; }
+
+// Adaptive Rice code for small nonnegative integers (the model's frequency deltas).
+struct RiceState {
+  uint32_t mean = 4;
+  unsigned k() const { return mean > 1 ? bitLength(mean) - 1 : 0; }
+  void update(uint32_t v) { mean = (mean * 3 + v + 2) / 4; }
+};
+void putRice(BitWriter& bw, RiceState& st, uint32_t v) {
+  const unsigned k = st.k();
+  uint32_t q = v >> k;
+  if (q < 16) {
+    for (uint32_t i = 0; i < q; i++) bw.put(1, 1);
+    bw.put(0, 1);
+    bw.put(v, k);
+  } else {
+    for (int i = 0; i < 16; i++) bw.put(1, 1);
+    bw.put(v, 16);  // escape: the value in 32 raw bits
+    bw.put(v >> 16, 16);
+  }
+  st.update(v);
+}
+uint32_t getRice(BitReader& br, RiceState& st) {
+  const unsigned k = st.k();
+  uint32_t q = 0;
+  while (q < 16 && br.get(1)) q++;
+  uint32_t v;
+  if (q < 16) {
+    v = (q << k) | br.get(k);
+  } else {
+    v = br.get(16);
+    v |= br.get(16) << 16;
+  }
+  st.update(std::min<uint32_t>(v, 1u << 20));
+  return v;
+}
+}  // namespace
+
+uint32_t scaleBitsFor(uint64_t n) {
+  uint32_t b = 0;
+  while (b < 40 && (uint64_t(1) << b) < n) b++;
+  return std::clamp<uint32_t>(b, 10, 14);
+}
+
+void buildModel(const uint32_t* counts, size_t A, uint32_t scaleBits, Model& m) {
+  m.scaleBits = scaleBits;
+  m.freq.assign(A, 0);
+  m.cum.assign(A, 0);
+  const uint32_t total = 1u << scaleBits;
+  uint64_t n = 0;
+  size_t present = 0;
+  for (size_t i = 0; i < A; i++) {
+    n += counts[i];
+    present += counts[i] != 0;
+  }
+  if (n == 0 || present == 0) {
+    // Nothing coded: give everything to symbol 0 so the model is still valid.
+    if (A > 0) m.freq[0] = total;
+  } else {
+    int64_t sum = 0;
+    size_t best = 0;
+    for (size_t i = 0; i < A; i++) {
+      if (!counts[i]) continue;
+      uint64_t f = (uint64_t(counts[i]) * total + n / 2) / n;
+      if (f == 0) f = 1;
+      m.freq[i] = uint32_t(f);
+      sum += int64_t(f);
+      if (counts[i] > counts[best]) best = i;
+    }
+    // Fix the total: take from (or give to) the symbols that lose least per unit of frequency.
+    int64_t diff = int64_t(total) - sum;
+    if (diff > 0) {
+      m.freq[best] += uint32_t(diff);
+    } else {
+      while (diff < 0) {
+        // Remove from the symbol where one unit costs least: largest freq/count ratio overshoot.
+        size_t pick = A;
+        double bestScore = 1e300;
+        for (size_t i = 0; i < A; i++) {
+          if (m.freq[i] <= 1) continue;
+          double score = double(counts[i]) / double(m.freq[i]) / double(m.freq[i] - 1);
+          if (score < bestScore) {
+            bestScore = score;
+            pick = i;
+          }
+        }
+        if (pick == A) break;  // cannot happen: present <= total
+        uint32_t take = uint32_t(std::min<int64_t>(-diff, std::max<int64_t>(1, (m.freq[pick] - 1) / 8)));
+        m.freq[pick] -= take;
+        diff += take;
+      }
+    }
+  }
+  uint32_t c = 0;
+  for (size_t i = 0; i < A; i++) {
+    m.cum[i] = c;
+    c += m.freq[i];
+  }
+}
+
+double modelCostBits(const uint32_t* counts, const Model& m) {
+  double bits = 0;
+  for (size_t i = 0; i < m.alphabet(); i++)
+    if (counts[i]) bits += counts[i] * (double(m.scaleBits) - std::log2(double(m.freq[i])));
+  return bits;
+}
+
+double entropyBits(const uint32_t* counts, size_t A) {
+  uint64_t n = 0;
+  for (size_t i = 0; i < A; i++) n += counts[i];
+  if (!n) return 0;
+  double bits = 0;
+  for (size_t i = 0; i < A; i++)
+    if (counts[i]) bits -= counts[i] * std::log2(double(counts[i]) / double(n));
+  return bits;
+}
+
+// Layout: 4 bits scaleBits-9, 13 bits alphabet-1, then per symbol the zigzag difference to the frequency two
+// symbols back (signed zigzag order makes ±q neighbours), adaptive Rice coded. The writer pads to a byte.
+void writeModel(BitWriter& bw, const Model& m) {
+  bw.put(m.scaleBits - kMinScaleBits, 3);
+  bw.put(uint32_t(m.alphabet() - 1), 12);
+  RiceState st;
+  for (size_t i = 0; i < m.alphabet(); i++) {
+    int64_t prev = i >= 2 ? m.freq[i - 2] : 0;
+    putRice(bw, st, zigzag32(int64_t(m.freq[i]) - prev));
+  }
+  bw.flush();
+}
+
+Status readModel(BitReader& br, uint32_t maxAlphabet, Model& m) {
+  m.scaleBits = br.get(3) + kMinScaleBits;
+  const uint32_t A = br.get(12) + 1;
+  if (br.overrun()) return Status::Truncated;
+  if (m.scaleBits > kMaxScaleBits || A > maxAlphabet) return Status::CorruptChunk;
+  m.freq.assign(A, 0);
+  m.cum.assign(A, 0);
+  const uint64_t total = uint64_t(1) << m.scaleBits;
+  uint64_t sum = 0;
+  RiceState st;
+  for (uint32_t i = 0; i < A; i++) {
+    int64_t prev = i >= 2 ? m.freq[i - 2] : 0;
+    int64_t f = prev + unzigzag32(getRice(br, st));
+    if (br.overrun()) return Status::Truncated;
+    if (f < 0 || uint64_t(f) > total) return Status::CorruptChunk;
+    m.freq[i] = uint32_t(f);
+    m.cum[i] = uint32_t(sum);
+    sum += uint64_t(f);
+    if (sum > total) return Status::CorruptChunk;
+  }
+  if (sum != total) return Status::CorruptChunk;
+  return Status::Ok;
+}
+
+namespace {
+// Per-symbol encoder constants: division by the frequency becomes a multiply-high and a shift (exact for
+// states below 2^31), as in Fabian Giesen's public-domain rANS notes.
+struct EncSymbol {
+  uint64_t xmax;
+  uint32_t rcp, shift, bias, cmpl;
+};
+void initEncSymbols(const Model& m, std::vector<EncSymbol>& t) {
+  const uint32_t sb = m.scaleBits;
+  t.resize(m.alphabet());
+  for (size_t s = 0; s < m.alphabet(); s++) {
+    const uint32_t f = m.freq[s];
+    EncSymbol& e = t[s];
+    e.xmax = (uint64_t(kL >> sb) << 16) * f;
+    e.cmpl = (1u << sb) - f;
+    if (f < 2) {
+      // f == 1: x / 1 = x; the all-ones reciprocal with bias (2^sb - 1) reproduces that exactly.
+      e.rcp = ~0u;
+      e.shift = 0;
+      e.bias = m.cum[s] + (1u << sb) - 1;
+    } else {
+      uint32_t sh = 0;
+      while (f > (1u << sh)) sh++;
+      e.rcp = uint32_t(((uint64_t(1) << (sh + 31)) + f - 1) / f);
+      e.shift = sh - 1;
+      e.bias = m.cum[s];
+    }
+  }
+}
+}  // namespace
+
+void encode(const uint16_t* syms, const uint8_t* ctx, size_t n, const Model* models, std::vector<uint8_t>& out) {
+  // At most one 16-bit word per symbol (scaleBits <= 15), plus the flushed states. The buffer is per thread
+  // and kept, so large chunks do not pay fresh page faults on every call.
+  static thread_local std::vector<uint16_t> kept;
+  std::vector<uint16_t> oneOff;
+  std::vector<uint16_t>& words = n < (size_t(1) << 24) ? kept : oneOff;
+  if (words.size() < n + 2 * kLanes) words.resize(n + 2 * kLanes);
+  size_t w = n + 2 * kLanes;
+  uint32_t x[kLanes];
+  size_t count = ctx ? 0 : 1;
+  if (ctx)
+    for (size_t i = 0; i < n; i++) count = std::max<size_t>(count, size_t(ctx[i]) + 1);
+  std::vector<std::vector<EncSymbol>> tabs(count);
+  for (size_t k = 0; k < count; k++) initEncSymbols(models[k], tabs[k]);
+  const EncSymbol* t0 = tabs[0].data();
+  // One step for lane state st (kept in a register by the explicit unrolling below).
+  auto put = [&](uint32_t& st, size_t i) {
+    const EncSymbol& e = ctx ? tabs[ctx[i]][syms[i]] : t0[syms[i]];
+    // Branch-free renormalisation: the store always happens, the cursor only moves when needed.
+    const bool out16 = st >= e.xmax;
+    words[w - 1] = uint16_t(st);
+    w -= out16;
+    st >>= out16 * 16;
+    const uint32_t q = uint32_t((uint64_t(st) * e.rcp) >> 32) >> e.shift;
+    st = st + e.bias + q * e.cmpl;
+  };
+  uint32_t x0 = kL, x1 = kL, x2 = kL, x3 = kL;
+  size_t i = n;
+  // The tail (n mod 4 symbols) is coded first, since rANS encodes backwards.
+  while (i % kLanes) {
+    i--;
+    switch (i & 3) {
+      case 0: put(x0, i); break;
+      case 1: put(x1, i); break;
+      case 2: put(x2, i); break;
+      default: put(x3, i); break;
+    }
+  }
+  for (; i >= kLanes; i -= kLanes) {
+    put(x3, i - 1);
+    put(x2, i - 2);
+    put(x1, i - 3);
+    put(x0, i - 4);
+  }
+  x[0] = x0;
+  x[1] = x1;
+  x[2] = x2;
+  x[3] = x3;
+  for (int l = kLanes - 1; l >= 0; l--) {
+    words[--w] = uint16_t(x[l] >> 16);
+    words[--w] = uint16_t(x[l]);
+  }
+  const size_t total = n + 2 * kLanes - w;
+  const size_t base = out.size();
+  out.resize(base + 2 * total);
+  std::memcpy(out.data() + base, words.data() + w, 2 * total);  // little-endian host: words as LE bytes
+}
+
+Status Decoder::init(const Model* models, size_t count) {
+  if (count == 0 || count > 256) return Status::CorruptChunk;
+  scaleBits_ = models[0].scaleBits;
+  const uint32_t total = 1u << scaleBits_;
+  slot_.resize(count * total);
+  offset_.resize(count);
+  size_t fcSize = 0;
+  for (size_t k = 0; k < count; k++) {
+    if (models[k].scaleBits != scaleBits_) return Status::CorruptChunk;
+    offset_[k] = uint32_t(fcSize);
+    fcSize += models[k].alphabet();
+  }
+  freqCum_.resize(fcSize);
+  for (size_t k = 0; k < count; k++) {
+    const Model& m = models[k];
+    uint16_t* slot = slot_.data() + k * total;
+    for (size_t s = 0; s < m.alphabet(); s++) {
+      freqCum_[offset_[k] + s] = (m.freq[s] << 16) | m.cum[s];  // freq <= 2^15 and cum < 2^15 fit 16 bits
+      for (uint32_t j = 0; j < m.freq[s]; j++) slot[m.cum[s] + j] = uint16_t(s);
+    }
+  }
+  packed_.clear();
+  if (count == 1 && models[0].alphabet() <= 256 && scaleBits_ <= 12) {
+    const Model& m = models[0];
+    packed_.resize(total);
+    for (uint32_t sl = 0; sl < total; sl++) {
+      const uint32_t s = slot_[sl];
+      packed_[sl] = s | ((m.freq[s] - 1) << 8) | ((sl - m.cum[s]) << 20);
+    }
+  }
+  return Status::Ok;
+}
+
+Status Decoder::decode(const uint8_t* p, size_t len, size_t n, const uint8_t* ctx, uint16_t* out) const {
+  struct ArraySink {
+    uint16_t* out;
+    void operator()(size_t i, uint16_t s) { out[i] = s; }
+  } sink{out};
+  return ctx ? decodeWith<true>(p, len, n, ctx, sink) : decodeWith<false>(p, len, n, nullptr, sink);
+}
+
+}  // namespace sp::entropy

@@ -1,0 +1,169 @@
+// Entropy coder stage: static-model rANS, four interleaved states, 16-bit renormalisation.
+// The model (a normalised frequency table) is stored compactly in front of each stream, so small chunks
+// pay tens of bytes for it, not kilobytes.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <type_traits>
+#include <vector>
+
+#include "../common/bytes.hpp"
+#include "../common/status.hpp"
+
+namespace sp::entropy {
+
+constexpr uint32_t kMaxScaleBits = 15;
+constexpr uint32_t kMinScaleBits = 9;
+constexpr uint32_t kMaxAlphabet = 4096;
+constexpr uint32_t kL = 1u << 15;  // states live in [L, 2^31): the encoder's reciprocal division is exact there
+constexpr int kLanes = 4;
+
+struct Model {
+  uint32_t scaleBits = 12;
+  std::vector<uint32_t> freq;  // sums to 1 << scaleBits
+  std::vector<uint32_t> cum;
+  size_t alphabet() const { return freq.size(); }
+};
+
+// Picks the model precision for a stream of n symbols: small streams get coarse (cheap to store) tables.
+uint32_t scaleBitsFor(uint64_t n);
+
+// Turns symbol counts into a model whose every present symbol keeps a nonzero frequency.
+void buildModel(const uint32_t* counts, size_t alphabet, uint32_t scaleBits, Model& m);
+
+// Ideal coded size in bits of the counted symbols under model m (for choosing between options).
+double modelCostBits(const uint32_t* counts, const Model& m);
+// Order-0 entropy of counts in bits (total, not per symbol).
+double entropyBits(const uint32_t* counts, size_t alphabet);
+
+void writeModel(BitWriter& bw, const Model& m);
+Status readModel(BitReader& br, uint32_t maxAlphabet, Model& m);
+
+// Appends the coded stream (states first, then 16-bit words in decode order) to out. With ctx (one byte per
+// symbol, < models count) each symbol is coded under models[ctx[i]]; all models share one scaleBits.
+void encode(const uint16_t* syms, const uint8_t* ctx, size_t n, const Model* models, std::vector<uint8_t>& out);
+
+// Decoder with slot→symbol tables; the tables live in the object so one decoder serves a whole stream.
+class Decoder {
+ public:
+  Status init(const Model* models, size_t count);
+  // Decodes n symbols from [p, p+len) into out; any inconsistency gives CorruptChunk. ctx values must be
+  // < count (the caller derives them from already-validated data).
+  Status decode(const uint8_t* p, size_t len, size_t n, const uint8_t* ctx, uint16_t* out) const;
+  // The same, handing each symbol to sink(i, s) as it is decoded (lets callers map symbols to values in the
+  // same pass).
+  template <bool kCtx, class Sink>
+  Status decodeWith(const uint8_t* p, size_t len, size_t n, const uint8_t* ctx, Sink&& sink) const;
+
+ private:
+  template <bool kCtx, uint32_t kSB, bool kPacked, class Sink>
+  Status decodeImpl(const uint8_t* p, size_t len, size_t n, const uint8_t* ctx, Sink& sink) const;
+  // Single-model streams with at most 256 symbols and scaleBits <= 12 also get one 32-bit entry per slot:
+  // symbol (8 bits) | freq − 1 (12 bits) | slot − cum (12 bits), so a step costs one table load.
+  std::vector<uint32_t> packed_;
+  uint32_t scaleBits_ = 0;
+  std::vector<uint16_t> slot_;     // count × 2^scaleBits
+  std::vector<uint32_t> freqCum_;  // freq << 16 | cum, models laid end to end
+  std::vector<uint32_t> offset_;   // where each model starts in freqCum_
+};
+
+
+template <bool kCtx, uint32_t kSB, bool kPacked, class Sink>
+Status Decoder::decodeImpl(const uint8_t* p, size_t len, size_t n, const uint8_t* ctx, Sink& outerSink) const {
+  if (len < 4 * kLanes || (len & 1)) return Status::CorruptChunk;
+  // A private copy: no store the sink makes can alias it, so its fields stay in registers.
+  Sink sink(outerSink);
+  const uint8_t* end = p + len;
+  uint32_t x[kLanes];
+  for (int l = 0; l < kLanes; l++) {
+    x[l] = uint32_t(p[0]) | uint32_t(p[1]) << 8 | uint32_t(p[2]) << 16 | uint32_t(p[3]) << 24;
+    p += 4;
+    if (x[l] < kL || x[l] >= (1u << 31)) return Status::CorruptChunk;
+  }
+  // kSB = 0 means "not specialised": read the precision at run time.
+  const uint32_t sb = kSB ? kSB : scaleBits_;
+  const uint32_t mask = (1u << sb) - 1;
+  const uint16_t* slot = slot_.data();
+  const uint32_t* fc = freqCum_.data();
+  const uint32_t* off = offset_.data();
+  const uint32_t* packed = packed_.data();
+  // One decoding step; kChecked guards the renormalisation read (only needed near the end of the stream).
+  auto step = [&](auto checked, uint32_t& st, size_t i) {
+    const uint32_t sl = st & mask;
+    uint16_t s;
+    if constexpr (kPacked) {
+      const uint32_t e = packed[sl];
+      s = uint16_t(e & 0xff);
+      st = (((e >> 8) & 0xfff) + 1) * (st >> sb) + (e >> 20);
+    } else {
+      uint32_t e;
+      if constexpr (kCtx) {
+        const uint32_t c = ctx[i];
+        s = slot[(size_t(c) << sb) + sl];
+        e = fc[off[c] + s];
+      } else {
+        s = slot[sl];
+        e = fc[s];
+      }
+      st = (e >> 16) * (st >> sb) + sl - (e & 0xffff);
+    }
+    const bool in16 = st < kL;
+    uint32_t word;
+    if constexpr (decltype(checked)::value) {
+      word = p < end ? (uint32_t(p[0]) | uint32_t(p[1]) << 8) : 0;  // never reads past the end
+    } else {
+      uint16_t w16;
+      std::memcpy(&w16, p, 2);  // little-endian host
+      word = w16;
+    }
+    st = in16 ? (st << 16) | word : st;
+    p += in16 * 2;
+    sink(i, s);
+  };
+  using Checked = std::true_type;
+  using Unchecked = std::false_type;
+  uint32_t x0 = x[0], x1 = x[1], x2 = x[2], x3 = x[3];
+  size_t i = 0;
+  for (; i + kLanes <= n; i += kLanes) {
+    if (end - p >= 2 * kLanes) {  // a round reads at most one word per lane
+      step(Unchecked{}, x0, i);
+      step(Unchecked{}, x1, i + 1);
+      step(Unchecked{}, x2, i + 2);
+      step(Unchecked{}, x3, i + 3);
+    } else {
+      step(Checked{}, x0, i);
+      step(Checked{}, x1, i + 1);
+      step(Checked{}, x2, i + 2);
+      step(Checked{}, x3, i + 3);
+      if (p > end) {
+        outerSink = sink;
+        return Status::CorruptChunk;
+      }
+    }
+  }
+  if (i < n) step(Checked{}, x0, i++);
+  if (i < n) step(Checked{}, x1, i++);
+  if (i < n) step(Checked{}, x2, i++);
+  outerSink = sink;
+  if (p != end) return Status::CorruptChunk;
+  if (x0 != kL || x1 != kL || x2 != kL || x3 != kL) return Status::CorruptChunk;
+  return Status::Ok;
+}
+
+template <bool kCtx, class Sink>
+Status Decoder::decodeWith(const uint8_t* p, size_t len, size_t n, const uint8_t* ctx, Sink&& sink) const {
+  // Constant precision lets the compiler fold the shifts and masks in the hot loop.
+  if (!kCtx && !packed_.empty()) {
+    return scaleBits_ == 12 ? decodeImpl<false, 12, true>(p, len, n, ctx, sink)
+                            : decodeImpl<false, 0, true>(p, len, n, ctx, sink);
+  }
+  switch (scaleBits_) {
+    case 12: return decodeImpl<kCtx, 12, false>(p, len, n, ctx, sink);
+    case 13: return decodeImpl<kCtx, 13, false>(p, len, n, ctx, sink);
+    case 14: return decodeImpl<kCtx, 14, false>(p, len, n, ctx, sink);
+    default: return decodeImpl<kCtx, 0, false>(p, len, n, ctx, sink);
+  }
+}
+
+}  // namespace sp::entropy

@@ -1,0 +1,213 @@
+// Byte-plane coding of IEEE words: plane 0 = the top byte after rotating the sign to bit 0 (exponent bits),
+// planes 1.. = the following bytes. Each plane is stored raw, order-0 rANS, or rANS under a context drawn
+// from plane 0 (the exponent predicts how the leading mantissa bits are distributed).
+#include "planes.hpp"
+
+#include <algorithm>
+#include <cstring>
+
+#include "../entropy/rans.hpp"
+
+namespace sp::lossless {
+
+namespace {
+
+enum PlaneMode : uint8_t { kRaw = 0, kOrder0 = 1, kExpContext = 2 };
+constexpr size_t kMaxContexts = 8;  // plane-0 values with their own model; the rest share the last one
+
+template <class W>
+W rotl1(W v) {
+  return W((v << 1) | (v >> (sizeof(W) * 8 - 1)));
+}
+template <class W>
+W rotr1(W v) {
+  return W((v >> 1) | (v << (sizeof(W) * 8 - 1)));
+}
+
+template <class W>
+void splitPlanes(const uint8_t* in, size_t n, std::vector<std::vector<uint16_t>>& planes) {
+  constexpr unsigned B = sizeof(W);
+  planes.assign(B, std::vector<uint16_t>(n));
+  for (size_t i = 0; i < n; i++) {
+    W v;
+    std::memcpy(&v, in + i * B, B);
+    if constexpr (B > 1) v = rotl1(v);
+    for (unsigned b = 0; b < B; b++) planes[b][i] = uint16_t((v >> (8 * (B - 1 - b))) & 0xff);
+  }
+}
+
+template <class W>
+void joinPlanes(const std::vector<std::vector<uint16_t>>& planes, size_t n, uint8_t* out) {
+  constexpr unsigned B = sizeof(W);
+  for (size_t i = 0; i < n; i++) {
+    W v = 0;
+    for (unsigned b = 0; b < B; b++) v |= W(W(planes[b][i]) << (8 * (B - 1 - b)));
+    if constexpr (B > 1) v = rotr1(v);
+    std::memcpy(out + i * B, &v, B);
+  }
+}
+
+// Estimated stored bytes of a model (its bit-packed table is about this size in practice).
+double modelBytesEstimate(const entropy::Model& m) {
+  size_t present = 0;
+  for (auto f : m.freq) present += f != 0;
+  return 4 + present * 1.2 + (m.alphabet() - present) * 0.15;
+}
+
+void writeStream(ByteWriter& w, const std::vector<uint8_t>& s) {
+  w.varint(s.size());
+  w.bytes(s.data(), s.size());
+}
+
+}  // namespace
+
+void encodePlanes(const uint8_t* in, size_t n, unsigned width, std::vector<uint8_t>& out) {
+  std::vector<std::vector<uint16_t>> planes;
+  switch (width) {
+    case 1: splitPlanes<uint8_t>(in, n, planes); break;
+    case 2: splitPlanes<uint16_t>(in, n, planes); break;
+    case 4: splitPlanes<uint32_t>(in, n, planes); break;
+    default: splitPlanes<uint64_t>(in, n, planes); break;
+  }
+  ByteWriter w(out);
+  const uint32_t sb = entropy::scaleBitsFor(n);
+  // Context map from plane-0 values: the most frequent ones get their own model.
+  std::vector<uint32_t> counts0(256, 0);
+  for (size_t i = 0; i < n; i++) counts0[planes[0][i]]++;
+  uint8_t ctxOf[256];
+  size_t nctx = 0;
+  {
+    std::vector<int> order(256);
+    for (int i = 0; i < 256; i++) order[i] = i;
+    std::stable_sort(order.begin(), order.end(), [&](int a, int b) { return counts0[a] > counts0[b]; });
+    std::fill(ctxOf, ctxOf + 256, uint8_t(kMaxContexts - 1));
+    for (size_t k = 0; k + 1 < kMaxContexts; k++)
+      if (counts0[order[k]] >= 256) ctxOf[order[k]] = uint8_t(nctx++);
+    nctx++;
+  }
+  std::vector<uint8_t> ctx;
+  for (unsigned b = 0; b < width; b++) {
+    const std::vector<uint16_t>& p = planes[b];
+    std::vector<uint32_t> counts(256, 0);
+    for (size_t i = 0; i < n; i++) counts[p[i]]++;
+    entropy::Model m0;
+    entropy::buildModel(counts.data(), 256, sb, m0);
+    const double rawBytes = double(n);
+    const double o0Bytes = entropy::modelCostBits(counts.data(), m0) / 8 + modelBytesEstimate(m0) + 20;
+    double ctxBytes = 1e300;
+    std::vector<entropy::Model> cm;
+    if (b == 1 && nctx > 1) {
+      if (ctx.empty()) {
+        ctx.resize(n);
+        for (size_t i = 0; i < n; i++) ctx[i] = std::min<uint8_t>(ctxOf[planes[0][i]], uint8_t(nctx - 1));
+      }
+      std::vector<uint32_t> cc(nctx * 256, 0);
+      for (size_t i = 0; i < n; i++) cc[ctx[i] * 256 + p[i]]++;
+      cm.resize(nctx);
+      ctxBytes = 20 + 256;
+      for (size_t k = 0; k < nctx; k++) {
+        entropy::buildModel(cc.data() + k * 256, 256, sb, cm[k]);
+        ctxBytes += entropy::modelCostBits(cc.data() + k * 256, cm[k]) / 8 + modelBytesEstimate(cm[k]);
+      }
+    }
+    if (ctxBytes < o0Bytes && ctxBytes < rawBytes * 0.995) {
+      w.u8(kExpContext);
+      w.u8(uint8_t(nctx));
+      std::vector<uint8_t> map(ctxOf, ctxOf + 256);
+      for (auto& v : map) v = std::min<uint8_t>(v, uint8_t(nctx - 1));
+      // The context map as (value, ctx) pairs for the dedicated contexts.
+      w.u8(uint8_t(nctx - 1));
+      for (int v = 0; v < 256; v++)
+        if (map[v] < nctx - 1) {
+          w.u8(uint8_t(v));
+          w.u8(map[v]);
+        }
+      std::vector<uint8_t> tables;
+      BitWriter bw(tables);
+      for (auto& m : cm) entropy::writeModel(bw, m);
+      writeStream(w, tables);
+      std::vector<uint8_t> s;
+      entropy::encode(p.data(), ctx.data(), n, cm.data(), s);
+      writeStream(w, s);
+    } else if (o0Bytes < rawBytes * 0.995) {
+      w.u8(kOrder0);
+      std::vector<uint8_t> tables;
+      BitWriter bw(tables);
+      entropy::writeModel(bw, m0);
+      writeStream(w, tables);
+      std::vector<uint8_t> s;
+      entropy::encode(p.data(), nullptr, n, &m0, s);
+      writeStream(w, s);
+    } else {
+      w.u8(kRaw);
+      const size_t base = out.size();
+      out.resize(base + n);
+      for (size_t i = 0; i < n; i++) out[base + i] = uint8_t(p[i]);
+    }
+  }
+}
+
+Status decodePlanes(ByteReader& r, size_t n, unsigned width, uint8_t* out) {
+  std::vector<std::vector<uint16_t>> planes(width, std::vector<uint16_t>(n));
+  std::vector<uint8_t> ctx;
+  entropy::Decoder dec;
+  for (unsigned b = 0; b < width; b++) {
+    std::vector<uint16_t>& p = planes[b];
+    const uint8_t mode = r.u8();
+    if (!r.ok()) return r.status();
+    if (mode == kRaw) {
+      const uint8_t* raw = r.take(n);
+      if (!raw) return r.status();
+      for (size_t i = 0; i < n; i++) p[i] = raw[i];
+      continue;
+    }
+    size_t nmodels = 1;
+    uint8_t map[256];
+    if (mode == kExpContext) {
+      if (b == 0) return Status::CorruptChunk;
+      nmodels = r.u8();
+      const uint8_t pairs = r.u8();
+      if (!r.ok()) return r.status();
+      if (nmodels < 2 || nmodels > kMaxContexts || pairs != nmodels - 1) return Status::CorruptChunk;
+      std::fill(map, map + 256, uint8_t(nmodels - 1));
+      for (unsigned k = 0; k < pairs; k++) {
+        const uint8_t v = r.u8();
+        const uint8_t c = r.u8();
+        if (!r.ok()) return r.status();
+        if (c >= nmodels - 1) return Status::CorruptChunk;
+        map[v] = c;
+      }
+      ctx.resize(n);
+      for (size_t i = 0; i < n; i++) ctx[i] = map[planes[0][i]];
+    } else if (mode != kOrder0) {
+      return Status::CorruptChunk;
+    }
+    const uint64_t tlen = r.varint();
+    const uint8_t* tp = r.take(tlen);
+    if (!tp) return r.ok() ? Status::Truncated : r.status();
+    std::vector<entropy::Model> models(nmodels);
+    BitReader br(tp, tlen);
+    for (auto& m : models) {
+      Status s = entropy::readModel(br, 256, m);
+      if (s != Status::Ok) return s;
+      if (!br.align()) return Status::CorruptChunk;  // the writer pads each model to a byte
+    }
+    if (!br.atEnd()) return Status::CorruptChunk;
+    const uint64_t slen = r.varint();
+    const uint8_t* sp = r.take(slen);
+    if (!sp) return r.ok() ? Status::Truncated : r.status();
+    Status s = dec.init(models.data(), nmodels);
+    if (s != Status::Ok) return s;
+    s = dec.decode(sp, slen, n, mode == kExpContext ? ctx.data() : nullptr, p.data());
+    if (s != Status::Ok) return s;
+  }
+  switch (width) {
+    case 1: joinPlanes<uint8_t>(planes, n, out); break;
+    case 2: joinPlanes<uint16_t>(planes, n, out); break;
+    case 4: joinPlanes<uint32_t>(planes, n, out); break;
+    default: joinPlanes<uint64_t>(planes, n, out); break;
+  }
+  return Status::Ok;
+}
+
+}  // namespace sp::lossless

@@ -1,0 +1,139 @@
+// Node-API face of the codec: compressChunk / decompressChunk / maxCompressedChunkSize. No global state, so the
+// module is safe in worker_threads; results are copied into JS-owned ArrayBuffers (no external buffers, which
+// Electron's memory cage forbids).
+#include <napi.h>
+
+#include <cstring>
+#include <vector>
+
+#include "../chunk/chunk.hpp"
+
+namespace {
+
+using sp::ChunkParams;
+using sp::Dtype;
+using sp::Status;
+
+Napi::Value throwCodec(Napi::Env env, Status s, const char* detail = nullptr) {
+  Napi::Error err = Napi::Error::New(env, detail ? detail : sp::statusMessage(s));
+  err.Set("code", Napi::String::New(env, sp::statusCode(s)));
+  err.ThrowAsJavaScriptException();
+  return env.Undefined();
+}
+
+bool getNumber(const Napi::Object& o, const char* key, double& out) {
+  Napi::Value v = o.Get(key);
+  if (!v.IsNumber()) return false;
+  out = v.As<Napi::Number>().DoubleValue();
+  return true;
+}
+
+bool validCount(double v) { return v >= 0 && v <= 9007199254740991.0 && v == double(uint64_t(v)); }
+
+// Reads {dtype, lossless, eb, rowLength, firstElement, fp8?} as passed by src-main/core/codec/index.ts.
+bool readParams(const Napi::Object& o, ChunkParams& p, sp::Fp8Scales& g) {
+  double dtype, lossless, eb, rowLength, first;
+  if (!getNumber(o, "dtype", dtype) || !getNumber(o, "lossless", lossless) || !getNumber(o, "eb", eb) ||
+      !getNumber(o, "rowLength", rowLength) || !getNumber(o, "firstElement", first))
+    return false;
+  if (!(dtype >= 0 && dtype < sp::kDtypeCount) || dtype != double(int(dtype))) return false;
+  if (!validCount(rowLength) || !validCount(first)) return false;
+  p.dtype = Dtype(int(dtype));
+  p.lossless = lossless != 0;
+  p.eb = eb;
+  p.rowLength = uint64_t(rowLength);
+  p.firstElement = uint64_t(first);
+  p.fp8 = nullptr;
+  Napi::Value f = o.Get("fp8");
+  if (f.IsObject()) {
+    Napi::Object fo = f.As<Napi::Object>();
+    Napi::Value sv = fo.Get("scales");
+    if (!sv.IsTypedArray() || sv.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array) return false;
+    Napi::Float32Array sc = sv.As<Napi::Float32Array>();
+    double cols, br, bc, scol;
+    if (!getNumber(fo, "cols", cols) || !getNumber(fo, "blockRows", br) || !getNumber(fo, "blockCols", bc) ||
+        !getNumber(fo, "scaleCols", scol))
+      return false;
+    if (!validCount(cols) || !validCount(br) || !validCount(bc) || !validCount(scol)) return false;
+    g.scales = sc.Data();
+    g.count = sc.ElementLength();
+    g.cols = uint64_t(cols);
+    g.blockRows = uint64_t(br);
+    g.blockCols = uint64_t(bc);
+    g.scaleCols = uint64_t(scol);
+    p.fp8 = &g;
+  }
+  return true;
+}
+
+bool readBytes(const Napi::Value& v, const uint8_t*& data, size_t& len) {
+  if (!v.IsTypedArray()) return false;
+  Napi::TypedArray ta = v.As<Napi::TypedArray>();
+  if (ta.TypedArrayType() != napi_uint8_array) return false;
+  Napi::Uint8Array u = ta.As<Napi::Uint8Array>();
+  data = u.Data();
+  len = u.ByteLength();
+  return true;
+}
+
+Napi::Value Compress(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const uint8_t* data;
+  size_t len;
+  ChunkParams p;
+  sp::Fp8Scales g;
+  if (info.Length() < 2 || !readBytes(info[0], data, len) || !info[1].IsObject() ||
+      !readParams(info[1].As<Napi::Object>(), p, g))
+    return throwCodec(env, Status::BadParams, "compressChunk: expected (Uint8Array, params)");
+  const unsigned B = sp::dtypeBytes(p.dtype);
+  if (len % B != 0) return throwCodec(env, Status::BadParams, "compressChunk: input length is not a whole number of elements");
+  std::vector<uint8_t> out;
+  const Status s = sp::encodeChunk(data, len / B, p, out);
+  if (s != Status::Ok) return throwCodec(env, s);
+  Napi::ArrayBuffer ab = Napi::ArrayBuffer::New(env, out.size());
+  if (!out.empty()) std::memcpy(ab.Data(), out.data(), out.size());
+  return Napi::Uint8Array::New(env, out.size(), ab, 0);
+}
+
+Napi::Value Decompress(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const uint8_t* data;
+  size_t len;
+  ChunkParams p;
+  sp::Fp8Scales g;
+  if (info.Length() < 3 || !readBytes(info[0], data, len) || !info[1].IsObject() ||
+      !readParams(info[1].As<Napi::Object>(), p, g) || !info[2].IsNumber())
+    return throwCodec(env, Status::BadParams, "decompressChunk: expected (Uint8Array, params, elementCount)");
+  const double count = info[2].As<Napi::Number>().DoubleValue();
+  if (!validCount(count) || count > double(sp::kMaxChunkElements))
+    return throwCodec(env, Status::BadParams, "decompressChunk: invalid element count");
+  const uint64_t n = uint64_t(count);
+  // Reject before allocating: a chunk this short cannot hold n elements' header.
+  if (len < sp::kChunkHeaderBytes) return throwCodec(env, Status::Truncated);
+  Napi::ArrayBuffer ab = Napi::ArrayBuffer::New(env, size_t(n * sp::dtypeBytes(p.dtype)));
+  const Status s = sp::decodeChunk(data, len, p, n, static_cast<uint8_t*>(ab.Data()));
+  if (s != Status::Ok) return throwCodec(env, s);
+  return Napi::Uint8Array::New(env, ab.ByteLength(), ab, 0);
+}
+
+Napi::Value MaxSize(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 2 || !info[0].IsNumber() || !info[1].IsNumber())
+    return throwCodec(env, Status::BadParams, "maxCompressedChunkSize: expected (elementCount, dtype)");
+  const double n = info[0].As<Napi::Number>().DoubleValue();
+  const double d = info[1].As<Napi::Number>().DoubleValue();
+  if (!validCount(n) || !(d >= 0 && d < sp::kDtypeCount)) return throwCodec(env, Status::BadParams);
+  return Napi::Number::New(env, double(sp::maxChunkBytes(uint64_t(n), Dtype(int(d)))));
+}
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("compressChunk", Napi::Function::New(env, Compress, "compressChunk"));
+  exports.Set("decompressChunk", Napi::Function::New(env, Decompress, "decompressChunk"));
+  exports.Set("maxCompressedChunkSize", Napi::Function::New(env, MaxSize, "maxCompressedChunkSize"));
+  exports.Set("codecVersion", Napi::Number::New(env, sp::kCodecVersion));
+  return exports;
+}
+
+}  // namespace
+
+NODE_API_MODULE(shardpress_codec, Init)

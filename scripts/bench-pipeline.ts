@@ -1,0 +1,260 @@
+// `npm run bench:pipeline`: end-to-end compress and reconstruct of one full-size DeepSeek-V3-like FP8 shard
+// (≈ 4.3 GB) and one ≈ 4 GB BF16 shard with N workers, against N × the one-core codec throughput measured in the
+// same run on samples of the same shards, plus each job's peak RSS. Models are generated outside the repo.
+//
+//   npm run bench:pipeline -- [--dir /tmp/shardpress-bench-pipeline] [--workers 2] [--mode rel] [--bound 1e-3]
+//                             [--only deepseek|bf16] [--digest sha256|crc32] [--sample-mb 256]
+import { spawnSync } from 'node:child_process'
+import { existsSync, readdirSync, rmSync, statSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { parseArgs } from 'node:util'
+import { compressChunk, decompressChunk, resolveBound } from '../src-main/core/codec'
+import type { ChunkCodecParams, CodecDtype, ErrorMode, Fp8BlockScales } from '../src-main/core/codec/types'
+import { classifyTensor } from '../src-main/core/model/roles'
+import { compressModel, decompressModel } from '../src-main/core/pipeline'
+import { chunking } from '../src-main/core/pipeline/pool'
+import { chunkValues, compareChunk, isCodecDtype, valueRange } from '../src-main/core/pipeline/values'
+import { makePlan, resolvePlan } from '../src-main/core/plan/plan'
+import { SafetensorsFile } from '../src-main/core/safetensors'
+import { generateModel } from '../src-main/core/synth'
+
+const { values } = parseArgs({
+  options: {
+    dir: { type: 'string', default: join(tmpdir(), 'shardpress-bench-pipeline') },
+    workers: { type: 'string', default: '2' },
+    mode: { type: 'string', default: 'rel' },
+    bound: { type: 'string', default: '1e-3' },
+    only: { type: 'string' },
+    digest: { type: 'string', default: 'sha256' },
+    'sample-mb': { type: 'string', default: '256' },
+    phase: { type: 'string' },
+    model: { type: 'string' },
+    out: { type: 'string' },
+  },
+})
+const workers = Number(values.workers)
+const mode = values.mode as ErrorMode
+const bound = Number(values.bound)
+const digest = values.digest as 'sha256' | 'crc32'
+const plan = makePlan(mode, bound)
+
+interface Case {
+  key: 'deepseek' | 'bf16'
+  label: string
+  dir: string
+  generate: () => Promise<unknown>
+}
+
+const cases: Case[] = [
+  {
+    key: 'deepseek',
+    label: 'DeepSeek-V3 shard 2 (FP8 + scales)',
+    dir: join(values.dir!, 'deepseek'),
+    generate: () => generateModel('deepseek-v3', join(values.dir!, 'deepseek'), { scale: 1, seed: 7, onlyShards: [2] }),
+  },
+  {
+    key: 'bf16',
+    label: 'Llama-layout BF16 shard',
+    dir: join(values.dir!, 'llama'),
+    generate: () => generateModel('llama', join(values.dir!, 'llama'), { scale: 1, seed: 7, layers: 28, shards: 1 }),
+  },
+]
+
+const shardOf = (dir: string) => join(dir, readdirSync(dir).find((n) => n.endsWith('.safetensors'))!)
+const maxRss = () => process.resourceUsage().maxRSS * 1024
+
+/** One-core codec throughput on samples of the shard's lossy tensors, chunked exactly as the pipeline does. */
+async function codecPhase(shardPath: string): Promise<Record<string, number>> {
+  const f = await SafetensorsFile.open(shardPath)
+  const budget = Number(values['sample-mb']) * 1e6
+  const perTensor = 32e6
+  const lossy = f.tensors
+    .filter((t) => isCodecDtype(t.dtype) && !t.name.endsWith('_scale_inv'))
+    .filter((t) => {
+      const c = classifyTensor(t.name)
+      return (
+        resolvePlan(plan, { name: t.name, dtype: t.dtype, elementCount: t.elementCount, role: c.role, group: c.group })
+          .mode !== 'lossless'
+      )
+    })
+    .sort((a, b) => b.byteLength - a.byteLength)
+  const samples: { bytes: Uint8Array; p: ChunkCodecParams; n: number }[] = []
+  let total = 0
+  for (const t of lossy) {
+    if (total >= budget) break
+    const dtype = t.dtype as CodecDtype
+    const { rowLength, chunkElements } = chunking(t.shape)
+    const elemBytes = t.byteLength / t.elementCount
+    let fp8: Fp8BlockScales | undefined
+    if ((dtype === 'F8_E4M3' || dtype === 'F8_E5M2') && f.has(`${t.name}_scale_inv`)) {
+      const s = f.tensor(`${t.name}_scale_inv`)
+      const scales = Float32Array.from(chunkValues(await f.read(s.name), s.dtype as CodecDtype))
+      fp8 = { cols: t.shape[1]!, blockRows: 128, blockCols: 128, scaleCols: s.shape[1]!, scales }
+    }
+    const take = Math.min(
+      t.elementCount,
+      Math.max(chunkElements, Math.floor(perTensor / elemBytes / chunkElements) * chunkElements),
+    )
+    const chunks: { bytes: Uint8Array; first: number; n: number }[] = []
+    let lo = Number.POSITIVE_INFINITY
+    let hi = Number.NEGATIVE_INFINITY
+    for (let first = 0; first < take; first += chunkElements) {
+      const n = Math.min(chunkElements, take - first)
+      const bytes = new Uint8Array(n * elemBytes)
+      await f.readInto(t.name, bytes, first * elemBytes)
+      const r = valueRange(chunkValues(bytes, dtype, first, fp8))
+      lo = Math.min(lo, r.min)
+      hi = Math.max(hi, r.max)
+      chunks.push({ bytes, first, n })
+    }
+    const eb = mode === 'abs' ? bound : resolveBound('rel', bound, lo, hi)
+    for (const c of chunks) {
+      samples.push({
+        bytes: c.bytes,
+        n: c.n,
+        p: { dtype, mode: 'abs', eb, rowLength, firstElement: c.first, ...(fp8 ? { fp8 } : {}) },
+      })
+      total += c.bytes.length
+    }
+  }
+  await f.close()
+  let t0 = performance.now()
+  const packed = samples.map((s) => compressChunk(s.bytes, s.p))
+  const tc = (performance.now() - t0) / 1000
+  t0 = performance.now()
+  const decoded = samples.map((s, i) => decompressChunk(packed[i]!, s.p, s.n))
+  const td = (performance.now() - t0) / 1000
+  t0 = performance.now()
+  const over = samples.reduce(
+    (a, s, i) => a + compareChunk(s.bytes, decoded[i]!, s.p.dtype, s.p.eb, s.p.firstElement, s.p.fp8).over,
+    0,
+  )
+  const tm = (performance.now() - t0) / 1000
+  const packedBytes = packed.reduce((a, b) => a + b.length, 0)
+  return {
+    sampleBytes: total,
+    sampleRatio: total / packedBytes,
+    sampleOverBound: over,
+    compressMBs: total / 1e6 / tc,
+    decompressMBs: total / 1e6 / td,
+    /** What a compress worker does per chunk: encode, decode back, measure the error. */
+    compressVerifyMBs: total / 1e6 / (tc + td + tm),
+  }
+}
+
+async function child(): Promise<void> {
+  const model = values.model!
+  let result: Record<string, number> = {}
+  if (values.phase === 'codec') result = await codecPhase(shardOf(model))
+  else if (values.phase === 'compress') {
+    const t0 = performance.now()
+    const r = await compressModel({ model, outDir: values.out!, plan, workers, digest })
+    const s = (performance.now() - t0) / 1000
+    const bytes = r.manifest.shards.reduce((a, x) => a + x.originalBytes, 0)
+    result = { seconds: s, bytes, MBs: bytes / 1e6 / s, ratio: r.manifest.totals.ratio, maxRss: maxRss() }
+  } else if (values.phase === 'decompress') {
+    const t0 = performance.now()
+    const rep = await decompressModel({ input: values.model!, outDir: values.out!, workers, original: false })
+    const s = (performance.now() - t0) / 1000
+    const bytes = rep.shards.reduce((a, x) => a + x.bytes, 0)
+    result = { seconds: s, bytes, MBs: bytes / 1e6 / s, maxRss: maxRss() }
+  }
+  process.stdout.write(`${JSON.stringify(result)}\n`)
+}
+
+function runChild(args: string[]): Record<string, number> {
+  const r = spawnSync(process.execPath, [...process.execArgv, import.meta.filename, ...args], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+    maxBuffer: 1 << 20,
+  })
+  if (r.status !== 0) throw new Error(`bench phase ${args.join(' ')} failed (${r.status})`)
+  return JSON.parse(r.stdout.trim().split('\n').pop()!)
+}
+
+const mb = (x: number) => `${x.toFixed(1)} MB/s`
+const gb = (x: number) => `${(x / 1e9).toFixed(2)} GB`
+
+async function main(): Promise<void> {
+  const common = [
+    '--workers',
+    String(workers),
+    '--mode',
+    mode,
+    '--bound',
+    String(bound),
+    '--digest',
+    digest,
+    '--sample-mb',
+    values['sample-mb']!,
+  ]
+  const rows: string[][] = []
+  for (const c of cases) {
+    if (values.only && values.only !== c.key) continue
+    if (!existsSync(c.dir) || !readdirSync(c.dir).some((n) => n.endsWith('.safetensors'))) {
+      process.stderr.write(`generating ${c.label} into ${c.dir} …\n`)
+      await c.generate()
+    }
+    const shard = shardOf(c.dir)
+    const size = statSync(shard).size
+    const out = join(values.dir!, `${c.key}-compressed`)
+    const rec = join(values.dir!, `${c.key}-reconstructed`)
+    rmSync(out, { recursive: true, force: true })
+    rmSync(rec, { recursive: true, force: true })
+    process.stderr.write(`${c.label}: ${gb(size)}; one-core codec sample …\n`)
+    const codec = runChild(['--phase', 'codec', '--model', c.dir, ...common])
+    process.stderr.write(`  codec: ${JSON.stringify(codec)}\n  compress …\n`)
+    const comp = runChild(['--phase', 'compress', '--model', c.dir, '--out', out, ...common])
+    process.stderr.write(`  compress: ${JSON.stringify(comp)}\n  reconstruct …\n`)
+    const dec = runChild(['--phase', 'decompress', '--model', out, '--out', rec, ...common])
+    process.stderr.write(`  reconstruct: ${JSON.stringify(dec)}\n`)
+    const cTarget = workers * codec.compressMBs!
+    const cvTarget = workers * codec.compressVerifyMBs!
+    const dTarget = workers * codec.decompressMBs!
+    rows.push(
+      [
+        c.label,
+        'compress',
+        gb(size),
+        `×${comp.ratio!.toFixed(2)}`,
+        mb(comp.MBs!),
+        mb(cTarget),
+        `${((100 * comp.MBs!) / cTarget).toFixed(0)} %`,
+        `${mb(cvTarget)} / ${((100 * comp.MBs!) / cvTarget).toFixed(0)} %`,
+        gb(comp.maxRss!),
+      ],
+      [
+        c.label,
+        'reconstruct',
+        gb(size),
+        '',
+        mb(dec.MBs!),
+        mb(dTarget),
+        `${((100 * dec.MBs!) / dTarget).toFixed(0)} %`,
+        '',
+        gb(dec.maxRss!),
+      ],
+    )
+    rmSync(out, { recursive: true, force: true })
+    rmSync(rec, { recursive: true, force: true })
+  }
+  const head = [
+    'shard',
+    'job',
+    'size',
+    'ratio',
+    `end to end (${workers} workers)`,
+    `${workers} × one-core codec`,
+    'share',
+    `${workers} × one-core encode+decode+check / share`,
+    'peak RSS',
+  ]
+  const lines = [head, head.map(() => '---'), ...rows].map((r) => `| ${r.join(' | ')} |`)
+  process.stdout.write(
+    `\n${mode} ${bound}, digest ${digest}, ${workers} workers, one-core codec measured on ≤ ${values['sample-mb']} MB samples of the same shard\n\n${lines.join('\n')}\n`,
+  )
+}
+
+if (values.phase) await child()
+else await main()

@@ -1,0 +1,281 @@
+// The codec's TypeScript face: typed wrappers around the native addon (native/, build/Release/shardpress_codec.node)
+// plus whole-tensor helpers that split a tensor into independently decodable chunks on row boundaries.
+import { existsSync } from 'node:fs'
+import { createRequire } from 'node:module'
+import { dirname, join } from 'node:path'
+import type { ChunkCodecParams, CodecDtype, ErrorMode, Fp8BlockScales } from './types'
+
+export type { ChunkCodecParams, CodecDtype, ErrorMode, Fp8BlockScales } from './types'
+
+/** Version of the chunk bitstream this build writes (stored in every chunk header). */
+export const CODEC_VERSION = 1
+
+/** Default elements per chunk for whole-tensor helpers (rounded down to whole rows). */
+export const DEFAULT_CHUNK_ELEMENTS = 1 << 20
+
+const DTYPE_CODE: Record<CodecDtype, number> = { BF16: 0, F16: 1, F32: 2, F64: 3, F8_E4M3: 4, F8_E5M2: 5 }
+const DTYPE_BYTES: Record<CodecDtype, number> = { BF16: 2, F16: 2, F32: 4, F64: 8, F8_E4M3: 1, F8_E5M2: 1 }
+
+/** Bytes per element of a codec dtype. */
+export function dtypeBytes(dtype: CodecDtype): number {
+  return DTYPE_BYTES[dtype]
+}
+
+/** A codec failure with a stable code (CORRUPT_CHUNK, TRUNCATED, CHECKSUM_MISMATCH, SIZE_MISMATCH, BAD_PARAMS, …). */
+export class CodecError extends Error {
+  readonly code: string
+  constructor(code: string, message: string) {
+    super(message)
+    this.name = 'CodecError'
+    this.code = code
+  }
+}
+
+interface NativeParams {
+  dtype: number
+  lossless: number
+  eb: number
+  rowLength: number
+  firstElement: number
+  fp8?: Fp8BlockScales
+}
+
+interface NativeCodec {
+  compressChunk(input: Uint8Array, p: NativeParams): Uint8Array
+  decompressChunk(input: Uint8Array, p: NativeParams, elementCount: number): Uint8Array
+  maxCompressedChunkSize(elementCount: number, dtype: number): number
+  codecVersion: number
+}
+
+// Walks up from this file to the folder holding build/Release (works from src-main/core/codec and from out/main).
+function findAddon(): string {
+  const override = process.env.SHARDPRESS_CODEC_ADDON
+  if (override) return override
+  let dir = import.meta.dirname
+  for (;;) {
+    const candidate = join(dir, 'build', 'Release', 'shardpress_codec.node')
+    if (existsSync(candidate)) return candidate
+    const parent = dirname(dir)
+    if (parent === dir) break
+    dir = parent
+  }
+  throw new CodecError(
+    'ADDON_MISSING',
+    'The native codec (build/Release/shardpress_codec.node) is not built; run `npm ci` or `npx node-gyp rebuild`.',
+  )
+}
+
+let native: NativeCodec | undefined
+function addon(): NativeCodec {
+  if (!native) {
+    const require = createRequire(import.meta.url)
+    native = require(findAddon()) as NativeCodec
+    if (native.codecVersion !== CODEC_VERSION) {
+      throw new CodecError(
+        'ADDON_MISMATCH',
+        `The native codec writes version ${native.codecVersion}, expected ${CODEC_VERSION}.`,
+      )
+    }
+  }
+  return native
+}
+
+function toNative(p: ChunkCodecParams): NativeParams {
+  const code = DTYPE_CODE[p.dtype]
+  if (code === undefined) throw new CodecError('BAD_PARAMS', `The codec does not handle dtype ${String(p.dtype)}.`)
+  const out: NativeParams = {
+    dtype: code,
+    lossless: p.mode === 'lossless' ? 1 : 0,
+    eb: p.mode === 'lossless' ? 0 : p.eb,
+    rowLength: p.rowLength,
+    firstElement: p.firstElement,
+  }
+  if (p.fp8) out.fp8 = p.fp8
+  return out
+}
+
+function rethrow(err: unknown): never {
+  if (err instanceof Error && typeof (err as { code?: unknown }).code === 'string') {
+    throw new CodecError((err as Error & { code: string }).code, err.message)
+  }
+  throw err
+}
+
+/** Compresses one chunk of raw little-endian dtype bytes (whole elements, starting on a row boundary). */
+export function compressChunk(input: Uint8Array, p: ChunkCodecParams): Uint8Array {
+  try {
+    return addon().compressChunk(input, toNative(p))
+  } catch (err) {
+    rethrow(err)
+  }
+}
+
+/** Decodes one chunk back to raw little-endian dtype bytes; throws CodecError on any inconsistency. */
+export function decompressChunk(input: Uint8Array, p: ChunkCodecParams, elementCount: number): Uint8Array {
+  try {
+    return addon().decompressChunk(input, toNative(p), elementCount)
+  } catch (err) {
+    rethrow(err)
+  }
+}
+
+/** Hard upper bound of compressChunk's output for a chunk of elementCount elements. */
+export function maxCompressedChunkSize(elementCount: number, dtype: CodecDtype): number {
+  return 12 + elementCount * DTYPE_BYTES[dtype]
+}
+
+/**
+ * Turns the user's bound into the absolute bound eb: 'abs' as is, 'rel' × (max − min) of the tensor's finite
+ * values (SZ3's REL), 0 for 'lossless'. A 'rel' bound on a constant tensor gives 0 (encode losslessly).
+ */
+export function resolveBound(mode: ErrorMode, bound: number, min: number, max: number): number {
+  if (mode === 'lossless') return 0
+  if (!(bound > 0) || !Number.isFinite(bound)) {
+    throw new CodecError('BAD_PARAMS', `The error bound must be a positive finite number, got ${bound}.`)
+  }
+  if (mode === 'abs') return bound
+  const range = max - min
+  return Number.isFinite(range) && range > 0 ? bound * range : 0
+}
+
+// ---- whole-tensor helpers (tests, bench, tools)
+
+/** Decodes element i of raw dtype bytes to a number (for ranges; FP8 without scales). */
+function valueReader(dtype: CodecDtype, bytes: Uint8Array): (i: number) => number {
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+  const f32 = new DataView(new ArrayBuffer(4))
+  switch (dtype) {
+    case 'BF16':
+      return (i) => {
+        f32.setUint32(0, dv.getUint16(2 * i, true) << 16, true)
+        return f32.getFloat32(0, true)
+      }
+    case 'F16':
+      return (i) => dv.getFloat16(2 * i, true)
+    case 'F32':
+      return (i) => dv.getFloat32(4 * i, true)
+    case 'F64':
+      return (i) => dv.getFloat64(8 * i, true)
+    case 'F8_E4M3':
+      return (i) => fp8Value(bytes[i] ?? 0, 4, 3)
+    case 'F8_E5M2':
+      return (i) => fp8Value(bytes[i] ?? 0, 5, 2)
+  }
+}
+
+function fp8Value(code: number, ebits: number, mbits: number): number {
+  const sign = code & 0x80 ? -1 : 1
+  const e = (code >> mbits) & ((1 << ebits) - 1)
+  const m = code & ((1 << mbits) - 1)
+  const bias = (1 << (ebits - 1)) - 1
+  if (ebits === 4 && e === 15 && m === 7) return Number.NaN
+  if (ebits === 5 && e === 31) return m ? Number.NaN : sign * Number.POSITIVE_INFINITY
+  if (e === 0) return sign * m * 2 ** (1 - bias - mbits)
+  return sign * (1 + m / (1 << mbits)) * 2 ** (e - bias)
+}
+
+/** Min and max of the finite (dequantized, for FP8 with scales) values of a tensor. */
+export function finiteRange(dtype: CodecDtype, bytes: Uint8Array, fp8?: Fp8BlockScales): { min: number; max: number } {
+  const read = valueReader(dtype, bytes)
+  const n = bytes.byteLength / DTYPE_BYTES[dtype]
+  let min = Number.POSITIVE_INFINITY
+  let max = Number.NEGATIVE_INFINITY
+  for (let i = 0; i < n; i++) {
+    let v = read(i)
+    if (fp8) {
+      const r = Math.floor(i / fp8.cols)
+      const c = i % fp8.cols
+      v *= fp8.scales[Math.floor(r / fp8.blockRows) * fp8.scaleCols + Math.floor(c / fp8.blockCols)] ?? Number.NaN
+    }
+    if (Number.isFinite(v)) {
+      if (v < min) min = v
+      if (v > max) max = v
+    }
+  }
+  return { min, max }
+}
+
+export interface TensorCodecOptions {
+  dtype: CodecDtype
+  mode: ErrorMode
+  bound: number
+  shape: number[]
+  fp8?: Fp8BlockScales
+  chunkElements?: number
+}
+
+export interface CompressedTensor {
+  /** Resolved absolute bound (0 when lossless). */
+  eb: number
+  chunks: Uint8Array[]
+  chunkElements: number[]
+  /** Total compressed bytes. */
+  bytes: number
+}
+
+function rowLengthOf(shape: number[]): number {
+  const last = shape.length > 0 ? (shape[shape.length - 1] ?? 1) : 1
+  return Math.max(1, last)
+}
+
+/** Compresses a whole tensor into chunks of about chunkElements elements, each starting on a row boundary. */
+export function compressTensor(input: Uint8Array, o: TensorCodecOptions): CompressedTensor {
+  const width = DTYPE_BYTES[o.dtype]
+  if (input.byteLength % width !== 0) {
+    throw new CodecError('BAD_PARAMS', `Tensor data of ${input.byteLength} bytes is not a whole number of ${o.dtype}.`)
+  }
+  const n = input.byteLength / width
+  const rowLength = rowLengthOf(o.shape)
+  let eb = 0
+  if (o.mode === 'abs') eb = resolveBound('abs', o.bound, 0, 0)
+  else if (o.mode === 'rel') {
+    const { min, max } = finiteRange(o.dtype, input, o.fp8)
+    eb = resolveBound('rel', o.bound, min, max)
+  }
+  const mode: 'lossless' | 'abs' = eb > 0 ? 'abs' : 'lossless'
+  const rowsPerChunk = Math.max(1, Math.floor((o.chunkElements ?? DEFAULT_CHUNK_ELEMENTS) / rowLength))
+  const step = rowsPerChunk * rowLength
+  const chunks: Uint8Array[] = []
+  const chunkElements: number[] = []
+  let bytes = 0
+  for (let first = 0; first < n || (n === 0 && chunks.length === 0); first += step) {
+    const count = Math.min(step, n - first)
+    const slice = input.subarray(first * width, (first + count) * width)
+    const p: ChunkCodecParams = { dtype: o.dtype, mode, eb, rowLength, firstElement: first }
+    if (o.fp8) p.fp8 = o.fp8
+    const c = compressChunk(slice, p)
+    chunks.push(c)
+    chunkElements.push(count)
+    bytes += c.byteLength
+    if (n === 0) break
+  }
+  return { eb, chunks, chunkElements, bytes }
+}
+
+export interface TensorDecodeInput {
+  dtype: CodecDtype
+  eb: number
+  mode: ErrorMode
+  shape: number[]
+  fp8?: Fp8BlockScales
+  chunks: Uint8Array[]
+  chunkElements: number[]
+}
+
+/** Decodes the chunks of compressTensor back into one buffer of raw dtype bytes. */
+export function decompressTensor(c: TensorDecodeInput): Uint8Array {
+  const width = DTYPE_BYTES[c.dtype]
+  const total = c.chunkElements.reduce((a, b) => a + b, 0)
+  const out = new Uint8Array(total * width)
+  const rowLength = rowLengthOf(c.shape)
+  const mode: 'lossless' | 'abs' = c.mode !== 'lossless' && c.eb > 0 ? 'abs' : 'lossless'
+  let first = 0
+  c.chunks.forEach((chunk, k) => {
+    const count = c.chunkElements[k] ?? 0
+    const p: ChunkCodecParams = { dtype: c.dtype, mode, eb: c.eb, rowLength, firstElement: first }
+    if (c.fp8) p.fp8 = c.fp8
+    out.set(decompressChunk(chunk, p, count), first * width)
+    first += count
+  })
+  return out
+}

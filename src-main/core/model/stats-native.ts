@@ -1,0 +1,94 @@
+// The native statistics kernel (native/stats, build/Release/shardpress_stats.node): code counting and the value
+// scan in C++, with results identical to the JavaScript in stats.ts, which remains the fallback when the addon is
+// missing and the oracle in tests. SHARDPRESS_STATS_KERNEL=js forces the JavaScript path.
+import { existsSync } from 'node:fs'
+import { createRequire } from 'node:module'
+import { dirname, join } from 'node:path'
+
+/** Version the TypeScript side expects (the addon exports `statsKernelVersion`). */
+const KERNEL_VERSION = 1
+
+export interface StatsKernel {
+  /** Adds the little-endian codes of `bytes` (1 or 2 bytes each) to `counts` (256 or 65536 bins). */
+  countCodes(bytes: Uint8Array, width: 1 | 2, counts: Uint32Array): void
+  /** Adds FP8 codes of whole rows per scale block; counts are [blockRow − blockRowStart][blockCol][256]. */
+  countBlockCodes(
+    bytes: Uint8Array,
+    rowStart: number,
+    cols: number,
+    blockRows: number,
+    blockCols: number,
+    scaleCols: number,
+    blockRowStart: number,
+    counts: Uint32Array,
+  ): void
+  /** out = [finite, sum, min, max, zeros, nan, +inf, −inf] of values[start, end). */
+  scanPass1(values: Float32Array | Float64Array, start: number, end: number, out: Float64Array): void
+  /** Adds finite values[start, end) to the fine histogram; returns their squared deviations from `mean`. */
+  scanPass2(
+    values: Float32Array | Float64Array,
+    start: number,
+    end: number,
+    mean: number,
+    lo: number,
+    inv: number,
+    counts: Float64Array,
+  ): number
+  statsKernelVersion: number
+}
+
+export type KernelChoice = 'auto' | 'native' | 'js'
+
+// Walks up from this file to the folder holding build/Release (works from src-main/core/model and from out/main).
+function findAddon(): string | undefined {
+  const override = process.env.SHARDPRESS_STATS_ADDON
+  if (override) return override
+  let dir = import.meta.dirname
+  for (;;) {
+    const candidate = join(dir, 'build', 'Release', 'shardpress_stats.node')
+    if (existsSync(candidate)) return candidate
+    const parent = dirname(dir)
+    if (parent === dir) return undefined
+    dir = parent
+  }
+}
+
+let loaded: StatsKernel | null | undefined
+let choice: KernelChoice = process.env.SHARDPRESS_STATS_KERNEL === 'js' ? 'js' : 'auto'
+
+function load(): StatsKernel | null {
+  if (loaded !== undefined) return loaded
+  loaded = null
+  const path = findAddon()
+  if (!path) return loaded
+  try {
+    const k = createRequire(import.meta.url)(path) as StatsKernel
+    // A stale build from another version is ignored rather than trusted: the JavaScript path is always correct.
+    if (k.statsKernelVersion === KERNEL_VERSION) loaded = k
+  } catch {
+    // Built for another Node ABI or platform: fall back to JavaScript.
+  }
+  return loaded
+}
+
+/** The kernel to use now, or null for the JavaScript path. */
+export function statsKernel(): StatsKernel | null {
+  return choice === 'js' ? null : load()
+}
+
+/** Picks the implementation ('auto': native when built). 'native' throws when the addon cannot be loaded. */
+export function setStatsKernel(c: KernelChoice): void {
+  if (c === 'native' && !load()) {
+    const err = new Error(
+      'The native statistics kernel (build/Release/shardpress_stats.node) is not built; run `npx node-gyp rebuild`.',
+    ) as Error & { code: string }
+    err.code = 'ADDON_MISSING'
+    throw err
+  }
+  choice = c
+}
+
+/** True when statistics currently run in the native kernel. */
+export function nativeStatsActive(): boolean {
+  return statsKernel() !== null
+}

@@ -1,0 +1,734 @@
+// Compresses a model folder into one container per shard: tensors are read in row-aligned chunks, compressed by a
+// worker pool, written in order and journaled per tensor, so the job resumes after a kill from the last tensor.
+import { createHash, type Hash } from 'node:crypto'
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs'
+import { rename } from 'node:fs/promises'
+import { basename, join, resolve } from 'node:path'
+import { crc32 } from 'node:zlib'
+import { CODEC_VERSION, resolveBound } from '../codec'
+import type { ChunkCodecParams, CodecDtype, Fp8BlockScales } from '../codec/types'
+import { ContainerError } from '../container/errors'
+import {
+  type ChunkEntry,
+  CONTAINER_SUFFIX,
+  CONTAINER_VERSION,
+  type StorageMethod,
+  type TensorRecord,
+} from '../container/format'
+import { ContainerWriter } from '../container/writer'
+import { classifyTensor } from '../model/roles'
+import { type CompressionPlan, planFingerprint, resolvePlan, type TensorChoice } from '../plan/plan'
+import type { SafetensorsFile, TensorInfo } from '../safetensors'
+import { ShardedSafetensors } from '../safetensors'
+import { CancelledError } from '../util/workers'
+import { commitPartial, copyFileAtomic, findPartial, partialName, removeStalePartials, writeFileAtomic } from './atomic'
+import { type CompressedModel, DESCRIPTOR_NAME, fp8BlockSize, JOB_DIR_NAME, sideFiles } from './compressed-model'
+import { Journal } from './journal'
+import { chunking, createPipelinePool, DEFAULT_CHUNK_ELEMENTS, type PipelinePool } from './pool'
+import { nextRunName, type RunManifest, type ShardTotals, type TensorMetrics, writeRun } from './runs'
+import type { CompressResult, CompressTask, StatsResult } from './tasks'
+import { addSums, chunkValues, type ErrorSums, emptySums, isCodecDtype, metricsOf } from './values'
+
+export const TOOL_VERSION = '0.1.0'
+
+export interface JobProgress {
+  phase: 'compress' | 'decompress' | 'verify' | 'finish'
+  bytesDone: number
+  bytesTotal: number
+  tensorsDone: number
+  tensorsTotal: number
+  /** Shard (file name) being worked on. */
+  current?: string
+  tensor?: string
+  etaSeconds?: number
+}
+
+export interface CompressJobOptions {
+  model: string
+  outDir: string
+  plan: CompressionPlan
+  workers?: number
+  /** A pool to share across jobs (sweeps); the job then leaves it open. */
+  pool?: PipelinePool
+  chunkElements?: number
+  /** sha256 (default) of every tensor stored exactly, besides the CRC-32 of all; or CRC-32 only. */
+  digest?: 'sha256' | 'crc32'
+  /** Decode each chunk back to measure its error and check the bound (default true). */
+  measure?: boolean
+  /** Where manifest.json and metrics.csv go; default `<outDir>/runs/run_NNN`. */
+  runDir?: string
+  label?: string
+  /** Tests only: check the measured error against eb × this factor (0 forces the lossless fallback). */
+  checkBoundScale?: number
+  /** Journal (and fsync) completed tensors at most this often; 0 = after every tensor. Default 1000 ms. */
+  commitIntervalMs?: number
+  signal?: AbortSignal
+  onProgress?: (p: JobProgress) => void
+}
+
+export interface CompressJobOutcome {
+  outDir: string
+  runDir: string
+  manifest: RunManifest
+  metrics: TensorMetrics[]
+}
+
+interface JobState {
+  fingerprint: string
+  runDir: string
+  startedAt: string
+  resumes: number
+}
+
+interface JournalEntry {
+  record?: SerializedRecord
+  end?: number
+  metrics?: TensorMetrics
+  finished?: boolean
+  size?: number
+}
+
+type SerializedRecord = Omit<TensorRecord, 'sha256'> & { sha256?: string }
+
+const serialize = (r: TensorRecord): SerializedRecord => ({ ...r, sha256: r.sha256?.toString('hex') })
+export const deserializeRecord = (r: SerializedRecord): TensorRecord => {
+  const { sha256, ...rest } = r
+  // JSON turns NaN into null: an unknown range.
+  rest.min = rest.min ?? Number.NaN
+  rest.max = rest.max ?? Number.NaN
+  return sha256 ? { ...rest, sha256: Buffer.from(sha256, 'hex') } : rest
+}
+
+/** JSON turns ±Infinity and NaN into null; an exact tensor's PSNR is +Infinity. */
+const reviveMetrics = (m: TensorMetrics): TensorMetrics => {
+  const out = { ...m }
+  for (const k of ['meanAbsErr', 'maxAbsErr', 'rmse', 'overBoundShare'] as const) out[k] = out[k] ?? Number.NaN
+  out.psnr = out.psnr ?? Number.POSITIVE_INFINITY
+  return out
+}
+
+/** Commit journaled work at least this often (bytes written / milliseconds), trading fsyncs for redo on a crash. */
+const SYNC_BYTES = 64 << 20
+const SYNC_MS = 1000
+
+export async function compressModel(o: CompressJobOptions): Promise<CompressJobOutcome> {
+  const t0 = Date.now()
+  const outDir = resolve(o.outDir)
+  const model = await ShardedSafetensors.open(o.model)
+  const ownPool = !o.pool
+  let pool: PipelinePool | undefined = o.pool
+  try {
+    const modelDir = model.dir
+    const chunkElements = o.chunkElements ?? DEFAULT_CHUNK_ELEMENTS
+    const digest = o.digest ?? 'sha256'
+    const measure = o.measure ?? true
+    mkdirSync(outDir, { recursive: true })
+    const jobDir = join(outDir, JOB_DIR_NAME)
+    const fingerprint = createHash('sha256')
+      .update(
+        JSON.stringify({
+          plan: planFingerprint(o.plan),
+          source: resolve(o.model),
+          shards: model.shards.map((s) => [basename(s.path), s.fileSize, statSync(s.path).mtimeMs]),
+          chunkElements,
+          digest,
+          measure,
+          codec: CODEC_VERSION,
+        }),
+      )
+      .digest('hex')
+    let state = readState(jobDir)
+    if (state && state.fingerprint === fingerprint) {
+      state.resumes++
+    } else {
+      rmSync(jobDir, { recursive: true, force: true })
+      const runsDir = join(outDir, 'runs')
+      state = {
+        fingerprint,
+        runDir: o.runDir ? resolve(o.runDir) : join(runsDir, nextRunName(runsDir)),
+        startedAt: new Date(t0).toISOString(),
+        resumes: 0,
+      }
+    }
+    mkdirSync(jobDir, { recursive: true })
+    await writeFileAtomic(join(jobDir, 'state.json'), JSON.stringify(state))
+    pool ??= createPipelinePool(o.workers)
+
+    const job = new CompressJob(model, modelDir, outDir, jobDir, o, pool, chunkElements, digest, measure)
+    const shardTotals: ShardTotals[] = []
+    const rows: TensorMetrics[] = []
+    for (const shard of model.shards) {
+      const r = await job.shard(shard)
+      shardTotals.push(r.totals)
+      rows.push(...r.metrics)
+    }
+
+    const files = sideFiles(modelDir)
+    for (const f of files) await copyFileAtomic(join(modelDir, f), join(outDir, f))
+    const originalBytes = shardTotals.reduce((a, s) => a + s.originalBytes, 0)
+    const compressedBytes = shardTotals.reduce((a, s) => a + s.compressedBytes, 0)
+    const descriptor: CompressedModel = {
+      format: 'shardpress-compressed-model',
+      version: 1,
+      source: model.index ? resolve(modelDir) : resolve(model.shards.length === 1 ? o.model : modelDir),
+      shards: shardTotals.map((s) => ({
+        file: s.file,
+        container: s.container,
+        originalBytes: s.originalBytes,
+        compressedBytes: s.compressedBytes,
+      })),
+      files,
+      plan: o.plan,
+      codecVersion: CODEC_VERSION,
+      run: state.runDir,
+    }
+    await writeFileAtomic(join(outDir, DESCRIPTOR_NAME), `${JSON.stringify(descriptor, null, 2)}\n`)
+    const finished = Date.now()
+    const manifest: RunManifest = {
+      run: basename(state.runDir),
+      kind: 'compress',
+      tool: { name: 'shardpress', version: TOOL_VERSION },
+      codecVersion: CODEC_VERSION,
+      containerVersion: CONTAINER_VERSION,
+      node: process.version,
+      model: resolve(o.model),
+      output: outDir,
+      plan: o.plan,
+      workers: pool.size,
+      chunkElements,
+      digest,
+      startedAt: state.startedAt,
+      finishedAt: new Date(finished).toISOString(),
+      seconds: (finished - Date.parse(state.startedAt)) / 1000,
+      resumes: state.resumes,
+      totals: {
+        shards: shardTotals.length,
+        tensors: rows.length,
+        originalBytes,
+        compressedBytes,
+        ratio: compressedBytes > 0 ? originalBytes / compressedBytes : 0,
+        lossyTensors: rows.filter((r) => r.method === 'abs').length,
+        maxOverBoundShare: rows.reduce((a, r) => Math.max(a, r.overBoundShare || 0), 0),
+      },
+      shards: shardTotals,
+      ...(o.label ? { label: o.label } : {}),
+    }
+    await writeRun(state.runDir, manifest, rows)
+    rmSync(jobDir, { recursive: true, force: true })
+    return { outDir, runDir: state.runDir, manifest, metrics: rows }
+  } finally {
+    await model.close()
+    if (ownPool && pool) await pool.close()
+  }
+}
+
+function readState(jobDir: string): JobState | undefined {
+  try {
+    return JSON.parse(readFileSync(join(jobDir, 'state.json'), 'utf8')) as JobState
+  } catch {
+    return undefined
+  }
+}
+
+interface TensorWork {
+  info: TensorInfo
+  choice: TensorChoice
+  role: string
+  method: StorageMethod
+  dtype: CodecDtype | undefined
+  eb: number
+  min: number
+  max: number
+  rowLength: number
+  chunkElements: number
+  chunkCount: number
+  fp8?: Fp8BlockScales
+  fp8Scale?: string
+  chunks: ChunkEntry[]
+  crc: number
+  hash?: Hash
+  sha256?: Buffer
+  sums: ErrorSums
+  ms: number
+  startOffset: number
+  started: boolean
+  violated: boolean
+}
+
+interface QueueItem {
+  work: TensorWork
+  /** -1 for a tensor without elements (only its record). */
+  index: number
+  result: Promise<CompressResult>
+}
+
+class CompressJob {
+  private bytesDone = 0
+  private tensorsDone = 0
+  private readonly bytesTotal: number
+  private readonly tensorsTotal: number
+  private readonly startedAt = Date.now()
+  private bytesThisProcess = 0
+  private readonly scales = new Map<string, Float32Array>()
+  private readonly blockSize: [number, number]
+
+  constructor(
+    private readonly model: ShardedSafetensors,
+    modelDir: string,
+    private readonly outDir: string,
+    private readonly jobDir: string,
+    private readonly o: CompressJobOptions,
+    private readonly pool: PipelinePool,
+    private readonly targetChunk: number,
+    private readonly digest: 'sha256' | 'crc32',
+    private readonly measure: boolean,
+  ) {
+    this.bytesTotal = model.shards.reduce((a, s) => a + s.tensors.reduce((b, t) => b + t.byteLength, 0), 0)
+    this.tensorsTotal = model.shards.reduce((a, s) => a + s.tensors.length, 0)
+    this.blockSize = fp8BlockSize(modelDir) ?? [128, 128]
+  }
+
+  private checkCancel(): void {
+    if (this.o.signal?.aborted) throw new CancelledError()
+  }
+
+  private progress(shard: string, tensor?: string): void {
+    if (!this.o.onProgress) return
+    const secs = (Date.now() - this.startedAt) / 1000
+    const rate = this.bytesThisProcess / Math.max(secs, 1e-3)
+    this.o.onProgress({
+      phase: 'compress',
+      bytesDone: this.bytesDone,
+      bytesTotal: this.bytesTotal,
+      tensorsDone: this.tensorsDone,
+      tensorsTotal: this.tensorsTotal,
+      current: shard,
+      ...(tensor ? { tensor } : {}),
+      ...(rate > 0 ? { etaSeconds: (this.bytesTotal - this.bytesDone) / rate } : {}),
+    })
+  }
+
+  async shard(shard: SafetensorsFile): Promise<{ totals: ShardTotals; metrics: TensorMetrics[] }> {
+    const file = basename(shard.path)
+    const container = file + CONTAINER_SUFFIX
+    const finalPath = join(this.outDir, container)
+    const journalPath = join(this.jobDir, `${file}.jsonl`)
+    const tensors = shard.tensors
+    let entries = Journal.read<JournalEntry>(journalPath)
+    const totals = (size: number, metrics: TensorMetrics[]) => {
+      this.bytesDone += tensors.reduce((a, t) => a + t.byteLength, 0)
+      this.tensorsDone += tensors.length
+      this.progress(file)
+      return {
+        totals: {
+          file,
+          container,
+          originalBytes: shard.fileSize,
+          compressedBytes: size,
+          ratio: shard.fileSize / size,
+          tensors: tensors.length,
+        },
+        metrics,
+      }
+    }
+
+    // A shard finished by an earlier process: keep it (renaming it into place if the kill came just before).
+    const finished = entries.find((e) => e.finished)
+    const doneMetrics = () => entries.filter((e) => e.metrics).map((e) => reviveMetrics(e.metrics!))
+    if (finished?.size !== undefined) {
+      if (existsSync(finalPath) && statSync(finalPath).size === finished.size)
+        return totals(finished.size, doneMetrics())
+      const leftover = await findPartial(finalPath)
+      if (leftover && statSync(leftover).size === finished.size) {
+        await rename(leftover, finalPath)
+        return totals(finished.size, doneMetrics())
+      }
+      entries = []
+    }
+
+    let done = entries.filter((e) => e.record && e.end !== undefined)
+    // The journal must describe a prefix of this shard's tensors; anything else means starting the shard over.
+    if (done.some((e, i) => e.record!.name !== tensors[i]?.name)) done = []
+    const leftover = await findPartial(finalPath)
+    const own = partialName(finalPath)
+    let writer: ContainerWriter
+    if (done.length > 0 && leftover && statSync(leftover).size >= done[done.length - 1]!.end!) {
+      if (leftover !== own) await rename(leftover, own)
+      await removeStalePartials(finalPath, own)
+      writer = await ContainerWriter.reopen(own, done[done.length - 1]!.end!)
+    } else {
+      done = []
+      await removeStalePartials(finalPath)
+      rmSync(journalPath, { force: true })
+      writer = await ContainerWriter.create(own, shard.header.rawJson)
+    }
+    const journal = new Journal<JournalEntry>(journalPath)
+    const records = done.map((e) => deserializeRecord(e.record!))
+    const metrics = done.map((e) => reviveMetrics(e.metrics!))
+    for (const t of tensors.slice(0, done.length)) {
+      this.bytesDone += t.byteLength
+      this.tensorsDone++
+    }
+
+    try {
+      let sinceSync = 0
+      let lastSync = Date.now()
+      const commit = async (force: boolean) => {
+        if (!journal.hasPending) return
+        if (force || sinceSync >= SYNC_BYTES || Date.now() - lastSync >= (this.o.commitIntervalMs ?? SYNC_MS)) {
+          await writer.sync()
+          journal.flush()
+          sinceSync = 0
+          lastSync = Date.now()
+        }
+      }
+      const finishTensor = async (w: TensorWork) => {
+        const record: TensorRecord = {
+          name: w.info.name,
+          dtype: w.info.dtype,
+          shape: w.info.shape,
+          method: w.method,
+          mode: w.choice.mode,
+          bound: w.choice.bound,
+          eb: w.method === 'abs' ? w.eb : 0,
+          min: Number.isFinite(w.min) ? w.min : w.sums.count ? w.sums.min : Number.NaN,
+          max: Number.isFinite(w.max) ? w.max : w.sums.count ? w.sums.max : Number.NaN,
+          rowLength: w.rowLength,
+          elementCount: w.info.elementCount,
+          byteLength: w.info.byteLength,
+          begin: w.info.begin,
+          crc: w.crc >>> 0,
+          ...(w.sha256 ? { sha256: w.sha256 } : {}),
+          ...(w.method === 'abs' && w.fp8 && w.fp8Scale
+            ? { fp8: { scaleTensor: w.fp8Scale, blockRows: w.fp8.blockRows, blockCols: w.fp8.blockCols } }
+            : {}),
+          chunks: w.chunks,
+        }
+        if (!Number.isFinite(record.min) || !Number.isFinite(record.max)) {
+          record.min = Number.NaN
+          record.max = Number.NaN
+        }
+        const compressedBytes = w.chunks.reduce((a, c) => a + c.length, 0)
+        const m = this.measure || w.method !== 'abs' ? metricsOf(w.sums) : undefined
+        const row: TensorMetrics = {
+          shard: file,
+          tensor: w.info.name,
+          dtype: w.info.dtype,
+          role: w.role,
+          mode: w.choice.mode,
+          bound: w.choice.bound,
+          eb: record.eb,
+          method: w.method,
+          rule: w.choice.rule,
+          elements: w.info.elementCount,
+          originalBytes: w.info.byteLength,
+          compressedBytes,
+          ratio: compressedBytes > 0 ? w.info.byteLength / compressedBytes : 0,
+          meanAbsErr: w.method === 'abs' ? (m?.meanAbs ?? Number.NaN) : 0,
+          maxAbsErr: w.method === 'abs' ? (m?.maxAbs ?? Number.NaN) : 0,
+          rmse: w.method === 'abs' ? (m?.rmse ?? Number.NaN) : 0,
+          psnr: w.method === 'abs' ? (m?.psnr ?? Number.NaN) : Number.POSITIVE_INFINITY,
+          overBoundShare: w.method === 'abs' ? (m?.overShare ?? Number.NaN) : 0,
+          ms: Math.round(w.ms * 10) / 10,
+        }
+        records.push(record)
+        metrics.push(row)
+        journal.add({ record: serialize(record), end: writer.position, metrics: row })
+        this.bytesDone += w.info.byteLength
+        this.tensorsDone++
+        this.progress(file, w.info.name)
+        await commit(false)
+      }
+
+      const queue: QueueItem[] = []
+      const maxInflight = this.pool.size * 2 + 1
+      const drainOne = async () => {
+        const item = queue.shift()!
+        const w = item.work
+        const r = await item.result
+        if (!w.started) {
+          w.started = true
+          w.startOffset = writer.position
+        }
+        if (item.index >= 0 && !w.violated) {
+          if (r.sums) w.sums = addSums(w.sums, r.sums)
+          if (w.method === 'abs' && r.sums && r.sums.over > 0) {
+            w.violated = true
+          } else {
+            const first = item.index * w.chunkElements
+            const offset = await writer.append(r.compressed)
+            w.chunks.push({
+              offset,
+              length: r.compressed.length,
+              firstElement: first,
+              elementCount: Math.min(w.chunkElements, w.info.elementCount - first),
+              crc: crc32(r.compressed),
+              decodedCrc: r.decodedCrc,
+            })
+            w.ms += r.ms
+            sinceSync += r.compressed.length
+          }
+        }
+        if (item.index === w.chunkCount - 1 || item.index < 0) {
+          if (w.violated) await this.redoLossless(shard, w, writer)
+          await finishTensor(w)
+        }
+      }
+
+      for (const info of tensors.slice(done.length)) {
+        this.checkCancel()
+        const w = await this.prepare(shard, info)
+        if (w.chunkCount === 0) {
+          if (w.hash) w.sha256 = w.hash.digest()
+          queue.push({
+            work: w,
+            index: -1,
+            result: Promise.resolve({ compressed: new Uint8Array(0), decodedCrc: 0, ms: 0 }),
+          })
+        }
+        for (let i = 0; i < w.chunkCount; i++) {
+          this.checkCancel()
+          const bytes = await this.readChunk(shard, w, i)
+          w.crc = crc32(bytes, w.crc)
+          w.hash?.update(bytes)
+          // The digest is final before the tensor's last chunk can be written and journaled.
+          if (w.hash && i === w.chunkCount - 1) w.sha256 = w.hash.digest()
+          this.bytesThisProcess += bytes.length
+          const result = this.submit(w, i, bytes)
+          result.catch(() => {})
+          queue.push({ work: w, index: i, result })
+          while (queue.length >= maxInflight) await drainOne()
+        }
+      }
+      while (queue.length > 0) await drainOne()
+      this.checkCancel()
+
+      const shardSize = shard.fileSize
+      await writer.finish({ codecVersion: CODEC_VERSION, shardSize, tensors: records })
+      const size = statSync(own).size
+      journal.add({ finished: true, size })
+      journal.flush()
+      await commitPartial(own, finalPath)
+      return {
+        totals: {
+          file,
+          container,
+          originalBytes: shard.fileSize,
+          compressedBytes: size,
+          ratio: shard.fileSize / size,
+          tensors: tensors.length,
+        },
+        metrics,
+      }
+    } catch (err) {
+      // Keep the partial file and its journal: the next run resumes from them.
+      await writer.close()
+      throw err
+    } finally {
+      journal.close()
+    }
+  }
+
+  /**
+   * Decides mode, bound and chunking for one tensor. A SHA-256 is kept for tensors stored exactly, where the
+   * reconstruction must reproduce it (a lossy tensor's reconstruction never matches its original digest; its CRC-32
+   * still identifies the original).
+   */
+  private async prepare(shard: SafetensorsFile, info: TensorInfo): Promise<TensorWork> {
+    const w = await this.choose(shard, info)
+    if (this.digest === 'sha256' && w.method !== 'abs') w.hash = createHash('sha256')
+    return w
+  }
+
+  /** Mode, bound and chunking; a REL bound first measures the tensor's range. */
+  private async choose(shard: SafetensorsFile, info: TensorInfo): Promise<TensorWork> {
+    const cls = classifyTensor(info.name)
+    const choice = resolvePlan(this.o.plan, {
+      name: info.name,
+      dtype: info.dtype,
+      elementCount: info.elementCount,
+      role: cls.role,
+      group: cls.group,
+    })
+    const { rowLength, chunkElements } = chunking(info.shape, this.targetChunk)
+    const dtype = isCodecDtype(info.dtype) ? info.dtype : undefined
+    const w: TensorWork = {
+      info,
+      choice,
+      role: cls.role,
+      method: !dtype ? 'stored' : choice.mode === 'lossless' ? 'lossless' : 'abs',
+      dtype,
+      eb: 0,
+      min: Number.NaN,
+      max: Number.NaN,
+      rowLength,
+      chunkElements,
+      chunkCount: info.elementCount === 0 ? 0 : Math.ceil(info.elementCount / chunkElements),
+      chunks: [],
+      crc: 0,
+      sums: emptySums(),
+      ms: 0,
+      startOffset: 0,
+      started: false,
+      violated: false,
+    }
+    // Scales of FP8 weights stay exact: the reconstruction multiplies by them.
+    if (cls.role === 'fp8_scale' && w.method === 'abs') w.method = 'lossless'
+    if (w.method !== 'abs') return w
+    if ((info.dtype === 'F8_E4M3' || info.dtype === 'F8_E5M2') && info.shape.length === 2) {
+      const link = await this.fp8Scales(info)
+      if (link) {
+        w.fp8 = link.scales
+        w.fp8Scale = link.name
+      }
+    }
+    if (choice.mode === 'abs') w.eb = choice.bound
+    else {
+      const range = await this.range(shard, w)
+      w.min = range.min
+      w.max = range.max
+      w.eb = Number.isFinite(range.min) ? resolveBound('rel', choice.bound, range.min, range.max) : 0
+    }
+    if (!(w.eb > 0) || !Number.isFinite(w.eb)) {
+      // A constant (or all-NaN) tensor has no range to scale a REL bound: keep it exact.
+      w.method = 'lossless'
+      w.eb = 0
+      w.fp8 = undefined
+      w.fp8Scale = undefined
+    }
+    return w
+  }
+
+  private async fp8Scales(info: TensorInfo): Promise<{ name: string; scales: Fp8BlockScales } | undefined> {
+    const name = `${info.name}_scale_inv`
+    let located: ReturnType<ShardedSafetensors['locate']>
+    try {
+      located = this.model.locate(name)
+    } catch {
+      return undefined
+    }
+    const s = located.info
+    const [rows, cols] = info.shape as [number, number]
+    const [br, bc] = this.blockSize
+    if (s.shape.length !== 2 || s.shape[0] !== Math.ceil(rows / br) || s.shape[1] !== Math.ceil(cols / bc))
+      return undefined
+    let scales = this.scales.get(name)
+    if (!scales) {
+      if (s.dtype !== 'F32' && s.dtype !== 'BF16') return undefined
+      const raw = await located.shard.read(name)
+      scales = Float32Array.from(chunkValues(raw, s.dtype))
+      this.scales.set(name, scales)
+    }
+    return { name, scales: { cols, blockRows: br, blockCols: bc, scaleCols: s.shape[1]!, scales } }
+  }
+
+  private async range(shard: SafetensorsFile, w: TensorWork): Promise<{ min: number; max: number }> {
+    let min = Number.POSITIVE_INFINITY
+    let max = Number.NEGATIVE_INFINITY
+    const inflight: Promise<StatsResult>[] = []
+    const take = async () => {
+      const r = await inflight.shift()!
+      if (r.range.min < min) min = r.range.min
+      if (r.range.max > max) max = r.range.max
+    }
+    for (let i = 0; i < w.chunkCount; i++) {
+      this.checkCancel()
+      const bytes = await this.readChunk(shard, w, i)
+      const p = this.pool.run(
+        {
+          kind: 'stats',
+          bytes,
+          dtype: w.dtype!,
+          firstElement: i * w.chunkElements,
+          ...(w.fp8 ? { fp8: w.fp8 } : {}),
+        },
+        [bytes.buffer as ArrayBuffer],
+      ) as Promise<StatsResult>
+      p.catch(() => {})
+      inflight.push(p)
+      while (inflight.length >= this.pool.size * 2) await take()
+    }
+    while (inflight.length > 0) await take()
+    return { min, max }
+  }
+
+  private async readChunk(shard: SafetensorsFile, w: TensorWork, i: number): Promise<Uint8Array> {
+    const elemBytes = w.info.elementCount > 0 ? w.info.byteLength / w.info.elementCount : 0
+    const first = i * w.chunkElements
+    const count = Math.min(w.chunkElements, w.info.elementCount - first)
+    // A fresh ArrayBuffer per chunk, so it can be handed to a worker without copying.
+    const bytes = new Uint8Array(count * elemBytes)
+    const n = await shard.readInto(w.info.name, bytes, first * elemBytes)
+    if (n !== bytes.length)
+      throw new ContainerError('TRUNCATED', 'The original tensor could not be read in full', shard.path, w.info.name)
+    return bytes
+  }
+
+  private params(w: TensorWork, i: number): ChunkCodecParams {
+    return {
+      dtype: w.dtype!,
+      mode: w.method === 'abs' ? 'abs' : 'lossless',
+      eb: w.method === 'abs' ? w.eb : 0,
+      rowLength: w.rowLength,
+      firstElement: i * w.chunkElements,
+      ...(w.method === 'abs' && w.fp8 ? { fp8: w.fp8 } : {}),
+    }
+  }
+
+  private submit(w: TensorWork, i: number, bytes: Uint8Array): Promise<CompressResult> {
+    if (w.method === 'stored') {
+      const crc = crc32(bytes)
+      return Promise.resolve({ compressed: bytes, decodedCrc: crc, ms: 0 })
+    }
+    const elementCount = Math.min(w.chunkElements, w.info.elementCount - i * w.chunkElements)
+    const task: CompressTask = {
+      kind: 'compress',
+      bytes,
+      params: this.params(w, i),
+      elementCount,
+      measure: this.measure,
+    }
+    if (this.o.checkBoundScale !== undefined && w.method === 'abs') task.checkEb = w.eb * this.o.checkBoundScale
+    return this.pool.run(task, [bytes.buffer as ArrayBuffer]) as Promise<CompressResult>
+  }
+
+  /** The codec could not keep a tensor's bound: rewrite that tensor losslessly (FP8 included). */
+  private async redoLossless(shard: SafetensorsFile, w: TensorWork, writer: ContainerWriter): Promise<void> {
+    await writer.rewind(w.startOffset)
+    w.method = 'lossless'
+    w.eb = 0
+    w.fp8 = undefined
+    w.fp8Scale = undefined
+    w.chunks = []
+    w.sums = emptySums()
+    w.violated = false
+    const hash = this.digest === 'sha256' ? createHash('sha256') : undefined
+    // A bounded window of chunks in flight, written in order, as in the main loop.
+    const window = this.pool.size * 2 + 1
+    const pending: Promise<CompressResult>[] = []
+    let next = 0
+    for (let i = 0; i < w.chunkCount; i++) {
+      while (next < w.chunkCount && next < i + window) {
+        const bytes = await this.readChunk(shard, w, next)
+        hash?.update(bytes)
+        const p = this.submit(w, next, bytes)
+        p.catch(() => {})
+        pending.push(p)
+        next++
+      }
+      const r = await pending.shift()!
+      const first = i * w.chunkElements
+      const offset = await writer.append(r.compressed)
+      w.chunks.push({
+        offset,
+        length: r.compressed.length,
+        firstElement: first,
+        elementCount: Math.min(w.chunkElements, w.info.elementCount - first),
+        crc: crc32(r.compressed),
+        decodedCrc: r.decodedCrc,
+      })
+      w.ms += r.ms
+    }
+    if (hash) w.sha256 = hash.digest()
+  }
+}

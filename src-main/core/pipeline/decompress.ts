@@ -1,0 +1,472 @@
+// Reconstructs safetensors shards from a compressed model (original names, header verbatim, tensor order), or only
+// verifies it. Every chunk's CRC and decoded CRC is checked, lossless tensors against their original CRC/sha256,
+// and lossy tensors against the original model's values when it is there. Resumes after a kill, like compress.
+import { createHash } from 'node:crypto'
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs'
+import { rename } from 'node:fs/promises'
+import { basename, join, resolve } from 'node:path'
+import { crc32 } from 'node:zlib'
+import type { ChunkCodecParams, CodecDtype, Fp8BlockScales } from '../codec/types'
+import { ContainerError } from '../container/errors'
+import type { TensorRecord } from '../container/format'
+import { ContainerReader } from '../container/reader'
+import { ContainerWriter } from '../container/writer'
+import { ShardedSafetensors } from '../safetensors'
+import { CancelledError } from '../util/workers'
+import { commitPartial, copyFileAtomic, findPartial, partialName, removeStalePartials, writeFileAtomic } from './atomic'
+import type { JobProgress } from './compress'
+import { type CompressedModel, JOB_DIR_NAME, readDescriptor } from './compressed-model'
+import { Journal } from './journal'
+import { createPipelinePool, type PipelinePool } from './pool'
+import type { DecompressResult } from './tasks'
+import { addSums, chunkValues, type ErrorSums, emptySums, isCodecDtype, metricsOf } from './values'
+
+export interface DecodeJobOptions {
+  /** Folder written by compress (with shardpress.json). */
+  input: string
+  /** Where to write the reconstructed model; omit to verify only. */
+  outDir?: string
+  /** Original model to check bounds against; undefined = the recorded source if it still exists; false = none. */
+  original?: string | false
+  workers?: number
+  pool?: PipelinePool
+  /** Journal (and fsync) written tensors at most this often; 0 = after every tensor. Default 1000 ms. */
+  commitIntervalMs?: number
+  signal?: AbortSignal
+  onProgress?: (p: JobProgress) => void
+}
+
+export interface TensorCheck {
+  shard: string
+  tensor: string
+  method: string
+  eb: number
+  /** Checked value by value against the original model. */
+  checkedAgainstOriginal: boolean
+  maxAbsErr: number
+  overBoundShare: number
+}
+
+export interface DecodeReport {
+  input: string
+  outDir?: string
+  original?: string
+  shards: { file: string; container: string; tensors: number; bytes: number }[]
+  tensors: TensorCheck[]
+  /** One sentence per problem found (verify collects them; decompress throws on the first). */
+  problems: { code: string; message: string; file?: string; tensor?: string }[]
+  ok: boolean
+  seconds: number
+}
+
+export class ReconstructError extends Error {
+  override readonly name = 'ReconstructError'
+  constructor(
+    readonly code: 'BOUND_VIOLATED' | 'TENSOR_CHECKSUM_MISMATCH' | 'MISSING_SCALE' | 'LAYOUT',
+    message: string,
+    readonly file: string,
+    readonly tensor?: string,
+  ) {
+    super(`${message} (${file}${tensor ? `, tensor ${tensor}` : ''})`)
+  }
+}
+
+interface DecodeJournalEntry {
+  tensor?: string
+  end?: number
+  check?: TensorCheck
+  finished?: boolean
+  size?: number
+}
+
+export function decompressModel(o: DecodeJobOptions & { outDir: string }): Promise<DecodeReport> {
+  return runDecode(o)
+}
+
+export function verifyModel(o: Omit<DecodeJobOptions, 'outDir'>): Promise<DecodeReport> {
+  return runDecode(o)
+}
+
+async function runDecode(o: DecodeJobOptions): Promise<DecodeReport> {
+  const t0 = Date.now()
+  const input = resolve(o.input)
+  const verifyOnly = o.outDir === undefined
+  const report: DecodeReport = { input, shards: [], tensors: [], problems: [], ok: true, seconds: 0 }
+  const descriptor = readDescriptor(input)
+  const originalPath =
+    o.original === false ? undefined : (o.original ?? (existsSync(descriptor.source) ? descriptor.source : undefined))
+  const original = originalPath ? await ShardedSafetensors.open(originalPath) : undefined
+  if (originalPath) report.original = resolve(originalPath)
+  const readers: ContainerReader[] = []
+  const ownPool = !o.pool
+  let pool = o.pool
+  try {
+    for (const s of descriptor.shards) {
+      try {
+        readers.push(await ContainerReader.open(join(input, s.container)))
+      } catch (err) {
+        if (!verifyOnly) throw err
+        report.problems.push(problemOf(err, join(input, s.container)))
+      }
+    }
+    pool ??= createPipelinePool(o.workers)
+    const job = new DecodeJob(o, pool, readers, original, verifyOnly)
+    let jobDir: string | undefined
+    if (!verifyOnly) {
+      const outDir = resolve(o.outDir!)
+      report.outDir = outDir
+      mkdirSync(outDir, { recursive: true })
+      jobDir = join(outDir, JOB_DIR_NAME)
+      const fingerprint = createHash('sha256')
+        .update(readFileSync(join(input, 'shardpress.json')))
+        .update(input)
+        .digest('hex')
+      let state: { fingerprint: string } | undefined
+      try {
+        state = JSON.parse(readFileSync(join(jobDir, 'state.json'), 'utf8'))
+      } catch {}
+      if (state?.fingerprint !== fingerprint) rmSync(jobDir, { recursive: true, force: true })
+      mkdirSync(jobDir, { recursive: true })
+      await writeFileAtomic(join(jobDir, 'state.json'), JSON.stringify({ fingerprint }))
+    }
+    for (const r of readers) {
+      const file = basename(r.path).replace(/\.spz$/, '')
+      try {
+        const checks = verifyOnly ? await job.verifyShard(r, file) : await job.writeShard(r, file, o.outDir!, jobDir!)
+        report.tensors.push(...checks)
+        report.shards.push({ file, container: basename(r.path), tensors: r.tensors.length, bytes: r.index.shardSize })
+      } catch (err) {
+        if (!verifyOnly || err instanceof CancelledError) throw err
+        report.problems.push(problemOf(err, r.path))
+      }
+    }
+    if (!verifyOnly) {
+      for (const f of descriptor.files) await copyFileAtomic(join(input, f), join(resolve(o.outDir!), f))
+      rmSync(jobDir!, { recursive: true, force: true })
+    }
+  } finally {
+    for (const r of readers) await r.close()
+    await original?.close()
+    if (ownPool && pool) await pool.close()
+  }
+  report.ok = report.problems.length === 0
+  report.seconds = (Date.now() - t0) / 1000
+  return report
+}
+
+function problemOf(err: unknown, file: string): DecodeReport['problems'][number] {
+  const e = err as { code?: string; message?: string; file?: string; tensor?: string }
+  return {
+    code: e?.code ?? 'ERROR',
+    message: e?.message ?? String(err),
+    file: e?.file ?? file,
+    ...(e?.tensor ? { tensor: e.tensor } : {}),
+  }
+}
+
+class DecodeJob {
+  private readonly scaleCache = new Map<string, Float32Array>()
+  private readonly holder = new Map<string, ContainerReader>()
+  private bytesDone = 0
+  private tensorsDone = 0
+  private readonly bytesTotal: number
+  private readonly tensorsTotal: number
+  private readonly startedAt = Date.now()
+
+  constructor(
+    private readonly o: DecodeJobOptions,
+    private readonly pool: PipelinePool,
+    readers: ContainerReader[],
+    private readonly original: ShardedSafetensors | undefined,
+    private readonly verifyOnly: boolean,
+  ) {
+    for (const r of readers) for (const t of r.tensors) this.holder.set(t.name, r)
+    this.bytesTotal = readers.reduce((a, r) => a + r.tensors.reduce((b, t) => b + t.byteLength, 0), 0)
+    this.tensorsTotal = readers.reduce((a, r) => a + r.tensors.length, 0)
+  }
+
+  private checkCancel(): void {
+    if (this.o.signal?.aborted) throw new CancelledError()
+  }
+
+  private progress(file: string, tensor?: string): void {
+    if (!this.o.onProgress) return
+    const secs = (Date.now() - this.startedAt) / 1000
+    const rate = this.bytesDone / Math.max(secs, 1e-3)
+    this.o.onProgress({
+      phase: this.verifyOnly ? 'verify' : 'decompress',
+      bytesDone: this.bytesDone,
+      bytesTotal: this.bytesTotal,
+      tensorsDone: this.tensorsDone,
+      tensorsTotal: this.tensorsTotal,
+      current: file,
+      ...(tensor ? { tensor } : {}),
+      ...(rate > 0 ? { etaSeconds: (this.bytesTotal - this.bytesDone) / rate } : {}),
+    })
+  }
+
+  async verifyShard(r: ContainerReader, file: string): Promise<TensorCheck[]> {
+    const checks: TensorCheck[] = []
+    for (const t of r.tensors) {
+      this.checkCancel()
+      checks.push(await this.tensor(r, file, t, undefined))
+    }
+    return checks
+  }
+
+  async writeShard(r: ContainerReader, file: string, outDir: string, jobDir: string): Promise<TensorCheck[]> {
+    const finalPath = join(outDir, file)
+    const journalPath = join(jobDir, `${file}.jsonl`)
+    let entries = Journal.read<DecodeJournalEntry>(journalPath)
+    const finished = entries.find((e) => e.finished)
+    const doneChecks = () => entries.filter((e) => e.check).map((e) => e.check!)
+    const skip = () => {
+      for (const t of r.tensors) this.bytesDone += t.byteLength
+      this.tensorsDone += r.tensors.length
+      return doneChecks()
+    }
+    if (finished?.size !== undefined) {
+      if (existsSync(finalPath) && statSync(finalPath).size === finished.size) return skip()
+      const leftover = await findPartial(finalPath)
+      if (leftover && statSync(leftover).size === finished.size) {
+        await rename(leftover, finalPath)
+        return skip()
+      }
+      entries = []
+    }
+    let done = entries.filter((e) => e.tensor !== undefined && e.end !== undefined)
+    if (done.some((e, i) => e.tensor !== r.tensors[i]?.name)) done = []
+    const own = partialName(finalPath)
+    const leftover = await findPartial(finalPath)
+    let writer: ContainerWriter
+    if (done.length > 0 && leftover && statSync(leftover).size >= done[done.length - 1]!.end!) {
+      if (leftover !== own) await rename(leftover, own)
+      await removeStalePartials(finalPath, own)
+      writer = await ContainerWriter.reopen(own, done[done.length - 1]!.end!)
+    } else {
+      done = []
+      await removeStalePartials(finalPath)
+      rmSync(journalPath, { force: true })
+      writer = await ContainerWriter.reopenEmpty(own)
+      const len = Buffer.alloc(8)
+      len.writeBigUInt64LE(BigInt(r.headerJson.length))
+      await writer.append(len)
+      await writer.append(r.headerJson)
+    }
+    const journal = new Journal<DecodeJournalEntry>(journalPath)
+    const checks = done.map((e) => e.check!)
+    for (const t of r.tensors.slice(0, done.length)) {
+      this.bytesDone += t.byteLength
+      this.tensorsDone++
+    }
+    const dataStart = 8 + r.headerJson.length
+    let lastSync = Date.now()
+    try {
+      for (const t of r.tensors.slice(done.length)) {
+        this.checkCancel()
+        if (writer.position !== dataStart + t.begin)
+          throw new ReconstructError('LAYOUT', 'The tensors do not tile the data section in order', r.path, t.name)
+        checks.push(await this.tensor(r, file, t, writer))
+        journal.add({ tensor: t.name, end: writer.position, check: checks[checks.length - 1]! })
+        if (Date.now() - lastSync >= (this.o.commitIntervalMs ?? 1000)) {
+          await writer.sync()
+          journal.flush()
+          lastSync = Date.now()
+        }
+      }
+      this.checkCancel()
+      await writer.sync()
+      await writer.close()
+      const size = statSync(own).size
+      journal.add({ finished: true, size })
+      journal.flush()
+      await commitPartial(own, finalPath)
+      return checks
+    } catch (err) {
+      await writer.close()
+      throw err
+    } finally {
+      journal.close()
+    }
+  }
+
+  /** Decodes one tensor chunk by chunk through the pool, checking everything, writing in order when asked. */
+  private async tensor(
+    r: ContainerReader,
+    file: string,
+    t: TensorRecord,
+    writer: ContainerWriter | undefined,
+  ): Promise<TensorCheck> {
+    const againstOriginal = t.method === 'abs' && this.original !== undefined
+    const orig = againstOriginal ? this.originalTensor(t, r.path) : undefined
+    const fp8 = t.method === 'abs' && t.fp8 ? await this.scalesFor(t, r.path) : undefined
+    const hash = t.sha256 && t.method !== 'abs' ? createHash('sha256') : undefined
+    let crc = 0
+    let sums: ErrorSums = emptySums()
+    const elemBytes = t.elementCount > 0 ? t.byteLength / t.elementCount : 0
+    const window = this.pool.size * 2 + 1
+    const pending: Promise<DecompressResult & { stored?: Uint8Array }>[] = []
+    const take = async () => {
+      const res = await pending.shift()!
+      const bytes = res.stored ?? res.decoded
+      if (bytes) {
+        crc = crc32(bytes, crc)
+        hash?.update(bytes)
+        if (writer) await writer.append(bytes)
+      }
+      if (res.sums) sums = addSums(sums, res.sums)
+    }
+    for (let i = 0; i < t.chunks.length; i++) {
+      this.checkCancel()
+      const c = t.chunks[i]!
+      const compressed = await r.readChunk(t, i)
+      let p: Promise<DecompressResult & { stored?: Uint8Array }>
+      if (t.method === 'stored' || !isCodecDtype(t.dtype)) {
+        if (
+          t.method !== 'stored' ||
+          compressed.length !== c.elementCount * elemBytes ||
+          crc32(compressed) !== c.decodedCrc
+        )
+          throw new ContainerError('CORRUPT_INDEX', `Stored chunk ${i} is inconsistent with its record`, r.path, t.name)
+        p = Promise.resolve({ stored: compressed, ms: 0 })
+      } else {
+        const params: ChunkCodecParams = {
+          dtype: t.dtype as CodecDtype,
+          mode: t.method === 'abs' ? 'abs' : 'lossless',
+          eb: t.method === 'abs' ? t.eb : 0,
+          rowLength: t.rowLength,
+          firstElement: c.firstElement,
+          ...(fp8 ? { fp8 } : {}),
+        }
+        const original = orig
+          ? await orig.read(c.firstElement * elemBytes, (c.firstElement + c.elementCount) * elemBytes)
+          : undefined
+        const payload = new Uint8Array(compressed)
+        p = this.pool.run(
+          {
+            kind: 'decompress',
+            compressed: payload,
+            params,
+            elementCount: c.elementCount,
+            decodedCrc: c.decodedCrc,
+            ...(original ? { original } : {}),
+            keep: writer !== undefined || t.method !== 'abs',
+            file: r.path,
+            tensor: t.name,
+          },
+          [payload.buffer as ArrayBuffer],
+        ) as Promise<DecompressResult>
+      }
+      p.catch(() => {})
+      pending.push(p)
+      this.bytesDone += c.elementCount * elemBytes
+      while (pending.length >= window) await take()
+    }
+    while (pending.length > 0) await take()
+    if (t.method !== 'abs') {
+      if (crc >>> 0 !== t.crc || (hash && !hash.digest().equals(t.sha256!)))
+        throw new ContainerError(
+          'TENSOR_CHECKSUM_MISMATCH',
+          'The decoded tensor does not match the checksum of the original',
+          r.path,
+          t.name,
+        )
+    } else if (againstOriginal && sums.over > 0) {
+      throw new ReconstructError(
+        'BOUND_VIOLATED',
+        `${sums.over} values differ from the original by more than the bound ${t.eb}`,
+        r.path,
+        t.name,
+      )
+    }
+    this.tensorsDone++
+    this.progress(file, t.name)
+    const m = metricsOf(sums)
+    return {
+      shard: file,
+      tensor: t.name,
+      method: t.method,
+      eb: t.eb,
+      checkedAgainstOriginal: againstOriginal,
+      maxAbsErr: againstOriginal ? m.maxAbs : 0,
+      overBoundShare: againstOriginal ? m.overShare : 0,
+    }
+  }
+
+  private originalTensor(t: TensorRecord, file: string) {
+    const located = this.original!.locate(t.name)
+    const info = located.info
+    if (info.dtype !== t.dtype || info.byteLength !== t.byteLength)
+      throw new ReconstructError('LAYOUT', 'The original model has a different tensor under this name', file, t.name)
+    return {
+      read: async (start: number, end: number): Promise<Uint8Array> => {
+        const b = new Uint8Array(end - start)
+        await located.shard.readInto(t.name, b, start)
+        return b
+      },
+    }
+  }
+
+  /** The exact F32 scales of an FP8 weight, decoded from whichever container holds them. */
+  private async scalesFor(t: TensorRecord, file: string): Promise<Fp8BlockScales> {
+    const link = t.fp8!
+    let scales = this.scaleCache.get(link.scaleTensor)
+    const holder = this.holder.get(link.scaleTensor)
+    if (!scales) {
+      if (!holder)
+        throw new ReconstructError(
+          'MISSING_SCALE',
+          `The scale tensor ${link.scaleTensor} is in no container`,
+          file,
+          t.name,
+        )
+      const st = holder.tensor(link.scaleTensor)
+      if (st.method === 'abs')
+        throw new ReconstructError('MISSING_SCALE', 'The scale tensor was not stored losslessly', file, t.name)
+      const parts: Uint8Array[] = []
+      for (let i = 0; i < st.chunks.length; i++) {
+        const c = st.chunks[i]!
+        const compressed = new Uint8Array(await holder.readChunk(st, i))
+        if (st.method === 'stored') {
+          parts.push(compressed)
+          continue
+        }
+        const res = (await this.pool.run(
+          {
+            kind: 'decompress',
+            compressed,
+            params: {
+              dtype: st.dtype as CodecDtype,
+              mode: 'lossless',
+              eb: 0,
+              rowLength: st.rowLength,
+              firstElement: c.firstElement,
+            },
+            elementCount: c.elementCount,
+            decodedCrc: c.decodedCrc,
+            keep: true,
+            file: holder.path,
+            tensor: st.name,
+          },
+          [compressed.buffer as ArrayBuffer],
+        )) as DecompressResult
+        parts.push(res.decoded!)
+      }
+      const all = Buffer.concat(parts)
+      if (crc32(all) !== st.crc)
+        throw new ContainerError(
+          'TENSOR_CHECKSUM_MISMATCH',
+          'The scale tensor does not match its checksum',
+          holder.path,
+          st.name,
+        )
+      scales = Float32Array.from(chunkValues(all, st.dtype as CodecDtype))
+      this.scaleCache.set(link.scaleTensor, scales)
+    }
+    const st = holder!.tensor(link.scaleTensor)
+    const cols = t.shape[1]!
+    return { cols, blockRows: link.blockRows, blockCols: link.blockCols, scaleCols: st.shape[1]!, scales }
+  }
+}
+
+export type { CompressedModel }

@@ -1,0 +1,58 @@
+// The messages between the pipeline and its workers: measure a chunk's range, compress a chunk (and measure its
+// error by decoding it back), or decode a chunk (checking it against its recorded CRC and, if given, the original).
+import type { ChunkCodecParams, CodecDtype, Fp8BlockScales } from '../codec/types'
+import type { ErrorSums, ValueRange } from './values'
+
+export interface StatsTask {
+  kind: 'stats'
+  bytes: Uint8Array
+  dtype: CodecDtype
+  firstElement: number
+  fp8?: Fp8BlockScales
+}
+
+export interface CompressTask {
+  kind: 'compress'
+  bytes: Uint8Array
+  params: ChunkCodecParams
+  elementCount: number
+  /** Decode the result back and measure its error (the run's metrics and bound check). */
+  measure: boolean
+  /** The bound the measured error is checked against (default params.eb). */
+  checkEb?: number
+}
+
+export interface DecompressTask {
+  kind: 'decompress'
+  compressed: Uint8Array
+  params: ChunkCodecParams
+  elementCount: number
+  decodedCrc: number
+  /** The original bytes of the chunk, to check the bound against. */
+  original?: Uint8Array
+  /** Keep the decoded bytes (false: verify only). */
+  keep: boolean
+  file: string
+  tensor: string
+}
+
+export type PipelineTask = StatsTask | CompressTask | DecompressTask
+
+export interface StatsResult {
+  range: ValueRange
+}
+
+export interface CompressResult {
+  compressed: Uint8Array
+  decodedCrc: number
+  sums?: ErrorSums
+  ms: number
+}
+
+export interface DecompressResult {
+  decoded?: Uint8Array
+  sums?: ErrorSums
+  ms: number
+}
+
+export type PipelineResult = StatsResult | CompressResult | DecompressResult

@@ -1,0 +1,2 @@
+// Public surface of compression plans.
+export * from './plan'

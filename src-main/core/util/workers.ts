@@ -1,0 +1,188 @@
+// Worker threads for heavy work: spawning a worker script that may be TypeScript (dev, tests, CLI through tsx) or
+// bundled JavaScript (the Electron build), and a small pool with a task queue, progress messages and cancellation.
+import { availableParallelism } from 'node:os'
+import { fileURLToPath, pathToFileURL } from 'node:url'
+import { type TransferListItem, Worker, type WorkerOptions } from 'node:worker_threads'
+
+/**
+ * The URL of a worker script next to `fromUrl`: `name.ts` when the caller runs from TypeScript sources,
+ * `name.js` when it runs bundled.
+ */
+export function siblingWorkerUrl(fromUrl: string, name: string): URL {
+  const ext = fromUrl.endsWith('.ts') || fromUrl.endsWith('.mts') ? '.ts' : '.js'
+  return new URL(`./${name}${ext}`, fromUrl)
+}
+
+let tsxUrl: string | undefined
+function tsxLoaderUrl(): string {
+  // Resolved from this file so it works whatever the current directory is.
+  tsxUrl ??= import.meta.resolve('tsx')
+  return tsxUrl
+}
+
+/** Starts a worker; a `.ts` script gets tsx's loader through execArgv (workers do not inherit loader hooks). */
+export function spawnWorker(url: URL | string, options: WorkerOptions = {}): Worker {
+  const u = typeof url === 'string' ? (url.startsWith('file:') ? new URL(url) : pathToFileURL(url)) : url
+  const path = fileURLToPath(u)
+  const isTs = /\.(c|m)?ts$/.test(path)
+  const execArgv = isTs
+    ? [...(options.execArgv ?? []).filter((a) => a !== '--import' && a !== 'tsx'), '--import', tsxLoaderUrl()]
+    : options.execArgv
+  return new Worker(u, { ...options, execArgv })
+}
+
+/** Default pool size: one worker per core. */
+export function defaultWorkerCount(): number {
+  return Math.max(1, availableParallelism())
+}
+
+/** Messages a pool worker sends back: progress while working, then exactly one result or error. */
+export type WorkerReply<R> =
+  | { id: number; type: 'progress'; bytes: number }
+  | { id: number; type: 'result'; result: R }
+  | {
+      id: number
+      type: 'error'
+      error: { name: string; message: string; code?: string; file?: string; tensor?: string }
+    }
+
+/** Error raised in a worker, carried over with its code, file and tensor. */
+export class WorkerTaskError extends Error {
+  constructor(
+    message: string,
+    readonly code?: string,
+    readonly file?: string,
+    readonly tensor?: string,
+  ) {
+    super(message)
+    this.name = 'WorkerTaskError'
+  }
+}
+
+export class CancelledError extends Error {
+  readonly code = 'CANCELLED'
+  constructor() {
+    super('The job was cancelled.')
+    this.name = 'CancelledError'
+  }
+}
+
+interface Pending<T, R> {
+  id: number
+  task: T
+  transfer: TransferListItem[]
+  onProgress?: (bytes: number) => void
+  resolve: (r: R) => void
+  reject: (e: Error) => void
+}
+
+/**
+ * A fixed set of workers running one script. `run(task)` queues a task; each worker takes one task at a time,
+ * which bounds memory to (workers × per-task buffers).
+ */
+export class WorkerPool<T, R> {
+  private readonly idle: Worker[] = []
+  private readonly all: Worker[] = []
+  private readonly queue: Pending<T, R>[] = []
+  private readonly busy = new Map<Worker, Pending<T, R>>()
+  private nextId = 1
+  private closed = false
+
+  constructor(url: URL, size = defaultWorkerCount(), options: WorkerOptions = {}) {
+    for (let i = 0; i < size; i++) {
+      const w = spawnWorker(url, options)
+      w.on('message', (msg: WorkerReply<R>) => this.onMessage(w, msg))
+      w.on('error', (err) => this.onCrash(w, err))
+      w.on('exit', (code) => {
+        if (!this.closed) this.onCrash(w, new Error(`worker exited with code ${code}`))
+      })
+      w.unref()
+      this.all.push(w)
+      this.idle.push(w)
+    }
+  }
+
+  get size(): number {
+    return this.all.length
+  }
+
+  run(task: T, transfer: TransferListItem[] = [], onProgress?: (bytes: number) => void): Promise<R> {
+    if (this.closed) return Promise.reject(new CancelledError())
+    return new Promise<R>((resolve, reject) => {
+      this.queue.push({ id: this.nextId++, task, transfer, onProgress, resolve, reject })
+      this.pump()
+    })
+  }
+
+  /** Stops every worker; queued and running tasks reject with CancelledError. */
+  async close(): Promise<void> {
+    if (this.closed) return
+    this.closed = true
+    const err = new CancelledError()
+    for (const p of this.queue.splice(0)) p.reject(err)
+    for (const p of this.busy.values()) p.reject(err)
+    this.busy.clear()
+    await Promise.all(this.all.map((w) => w.terminate()))
+  }
+
+  private pump(): void {
+    while (this.idle.length > 0 && this.queue.length > 0) {
+      const w = this.idle.pop()!
+      const p = this.queue.shift()!
+      this.busy.set(w, p)
+      w.ref()
+      w.postMessage({ id: p.id, task: p.task }, p.transfer)
+    }
+  }
+
+  private onMessage(w: Worker, msg: WorkerReply<R>): void {
+    const p = this.busy.get(w)
+    if (!p || p.id !== msg.id) return
+    if (msg.type === 'progress') {
+      p.onProgress?.(msg.bytes)
+      return
+    }
+    this.busy.delete(w)
+    w.unref()
+    this.idle.push(w)
+    if (msg.type === 'result') p.resolve(msg.result)
+    else p.reject(new WorkerTaskError(msg.error.message, msg.error.code, msg.error.file, msg.error.tensor))
+    this.pump()
+  }
+
+  private onCrash(w: Worker, err: Error): void {
+    const p = this.busy.get(w)
+    this.busy.delete(w)
+    if (p) p.reject(err)
+    const i = this.all.indexOf(w)
+    if (i >= 0) this.all.splice(i, 1)
+    const j = this.idle.indexOf(w)
+    if (j >= 0) this.idle.splice(j, 1)
+    if (this.all.length === 0) {
+      for (const q of this.queue.splice(0)) q.reject(err)
+    }
+  }
+}
+
+/** Serializes an error for the trip from a worker to the pool. */
+export function errorReply(
+  id: number,
+  err: unknown,
+): {
+  id: number
+  type: 'error'
+  error: { name: string; message: string; code?: string; file?: string; tensor?: string }
+} {
+  const e = err as { name?: string; message?: string; code?: string; file?: string; tensor?: string }
+  return {
+    id,
+    type: 'error',
+    error: {
+      name: e?.name ?? 'Error',
+      message: e?.message ?? String(err),
+      code: typeof e?.code === 'string' ? e.code : undefined,
+      file: e?.file,
+      tensor: e?.tensor,
+    },
+  }
+}

@@ -1,0 +1,184 @@
+// Round-trip matrix: dtypes × modes × bounds × shapes, every result checked by the independent checker.
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import {
+  type CodecDtype,
+  compressChunk,
+  compressTensor,
+  decompressChunk,
+  decompressTensor,
+  type ErrorMode,
+  maxCompressedChunkSize,
+  resolveBound,
+} from '../../src-main/core/codec/index'
+import { checkBound, valueAt, WIDTH } from './checker'
+import { encodeValues, type Pattern, patternValues } from './fixtures'
+
+const FP8_E4M3 = Array.from({ length: 256 }, (_, c) => valueAt('F8_E4M3', new Uint8Array([c]), 0))
+const FP8_E5M2 = Array.from({ length: 256 }, (_, c) => valueAt('F8_E5M2', new Uint8Array([c]), 0))
+
+const RANGE: Record<CodecDtype, { maxMag: number; tiny: number }> = {
+  BF16: { maxMag: 3e38, tiny: 1e-40 },
+  F16: { maxMag: 6e4, tiny: 1e-6 },
+  F32: { maxMag: 3e38, tiny: 1e-41 },
+  F64: { maxMag: 1e300, tiny: 1e-310 },
+  F8_E4M3: { maxMag: 400, tiny: 0.004 },
+  F8_E5M2: { maxMag: 5e4, tiny: 2e-5 },
+}
+
+function makeTensor(dtype: CodecDtype, pattern: Pattern, n: number, seed: number): Uint8Array {
+  const { maxMag, tiny } = RANGE[dtype]
+  const values = patternValues(pattern, n, seed, maxMag, tiny)
+  const table = dtype === 'F8_E4M3' ? FP8_E4M3 : dtype === 'F8_E5M2' ? FP8_E5M2 : undefined
+  return encodeValues(dtype, values, table)
+}
+
+const DTYPES: CodecDtype[] = ['BF16', 'F16', 'F32', 'F64', 'F8_E4M3', 'F8_E5M2']
+const SHAPES: number[][] = [[0], [1], [7], [33, 17], [64, 64], [5, 1000]]
+const PATTERNS: Pattern[] = ['weights', 'constant', 'allNaN', 'huge', 'subnormal', 'specials', 'ramp']
+const BOUNDS: Array<{ mode: ErrorMode; bound: number }> = [
+  { mode: 'lossless', bound: 0 },
+  { mode: 'abs', bound: 1e-5 },
+  { mode: 'abs', bound: 1e-3 },
+  { mode: 'abs', bound: 0.1 },
+  { mode: 'rel', bound: 1e-3 },
+  { mode: 'rel', bound: 1e-2 },
+]
+
+test('every dtype × mode × bound × shape × pattern round-trips within the bound', () => {
+  let cases = 0
+  for (const dtype of DTYPES) {
+    for (const shape of SHAPES) {
+      const n = shape.reduce((a, b) => a * b, 1)
+      for (const pattern of PATTERNS) {
+        const input = makeTensor(dtype, pattern, n, cases + 1)
+        for (const { mode, bound } of BOUNDS) {
+          const c = compressTensor(input, { dtype, mode, bound, shape, chunkElements: 4096 })
+          const out = decompressTensor({
+            dtype,
+            eb: c.eb,
+            mode,
+            shape,
+            chunks: c.chunks,
+            chunkElements: c.chunkElements,
+          })
+          const r = checkBound(dtype, input, out, mode === 'lossless' ? 0 : c.eb)
+          assert.ok(r.ok, `${dtype} ${shape.join('x')} ${pattern} ${mode} ${bound}: ${r.firstBad}`)
+          for (let k = 0; k < c.chunks.length; k++) {
+            const chunk = c.chunks[k] ?? new Uint8Array()
+            assert.ok(chunk.byteLength <= maxCompressedChunkSize(c.chunkElements[k] ?? 0, dtype))
+          }
+          cases++
+        }
+      }
+    }
+  }
+  assert.equal(cases, DTYPES.length * SHAPES.length * PATTERNS.length * BOUNDS.length)
+})
+
+test('lossy bf16 weights compress well below their raw size and use most of the bound', () => {
+  const shape = [256, 256]
+  const input = makeTensor('BF16', 'weights', 65536, 42)
+  const c = compressTensor(input, { dtype: 'BF16', mode: 'abs', bound: 1e-3, shape })
+  const out = decompressTensor({
+    dtype: 'BF16',
+    eb: c.eb,
+    mode: 'abs',
+    shape,
+    chunks: c.chunks,
+    chunkElements: c.chunkElements,
+  })
+  const r = checkBound('BF16', input, out, 1e-3)
+  assert.ok(r.ok, r.firstBad)
+  assert.ok(r.maxErr > 0.5e-3, `max error ${r.maxErr} should use the bound`)
+  assert.ok(input.byteLength / c.bytes > 2.5, `ratio ${input.byteLength / c.bytes}`)
+})
+
+test('lossless bf16 weights are bit-exact and smaller than raw', () => {
+  const input = makeTensor('BF16', 'weights', 65536, 7)
+  const c = compressTensor(input, { dtype: 'BF16', mode: 'lossless', bound: 0, shape: [65536] })
+  const out = decompressTensor({
+    dtype: 'BF16',
+    eb: 0,
+    mode: 'lossless',
+    shape: [65536],
+    chunks: c.chunks,
+    chunkElements: c.chunkElements,
+  })
+  assert.deepEqual(out, input)
+  assert.ok(input.byteLength / c.bytes > 1.4, `ratio ${input.byteLength / c.bytes}`)
+})
+
+test('a small tensor pays little side information', () => {
+  // 4,096 values at ABS 1e-3: the coded size stays close to the ideal order-0 size of its indices.
+  const input = makeTensor('BF16', 'weights', 4096, 11)
+  const counts = new Map<number, number>()
+  for (let i = 0; i < 4096; i++) {
+    const q = Math.round(valueAt('BF16', input, i) / 2e-3)
+    counts.set(q, (counts.get(q) ?? 0) + 1)
+  }
+  let bits = 0
+  for (const c of counts.values()) bits -= c * Math.log2(c / 4096)
+  const chunk = compressChunk(input, { dtype: 'BF16', mode: 'abs', eb: 1e-3, rowLength: 64, firstElement: 0 })
+  assert.ok(chunk.byteLength < (bits / 8) * 1.1 + 40, `${chunk.byteLength} bytes vs ideal ${(bits / 8).toFixed(0)}`)
+})
+
+test('FP8 with block scales: bounds hold in dequantized units and codes stay under the same scales', () => {
+  const rows = 48
+  const cols = 40
+  const blockRows = 16
+  const blockCols = 16
+  const scaleCols = Math.ceil(cols / blockCols)
+  const scales = new Float32Array(Math.ceil(rows / blockRows) * scaleCols)
+  for (let k = 0; k < scales.length; k++) scales[k] = 2 ** -(k % 5) * 0.01
+  const fp8 = { cols, blockRows, blockCols, scaleCols, scales }
+  for (const dtype of ['F8_E4M3', 'F8_E5M2'] as const) {
+    const input = makeTensor(dtype, 'weights', rows * cols, 3)
+    for (const mode of ['lossless', 'abs', 'rel'] as const) {
+      const bound = mode === 'abs' ? 1e-5 : mode === 'rel' ? 0.05 : 0
+      const c = compressTensor(input, { dtype, mode, bound, shape: [rows, cols], fp8, chunkElements: 16 * cols })
+      const out = decompressTensor({
+        dtype,
+        eb: c.eb,
+        mode,
+        shape: [rows, cols],
+        fp8,
+        chunks: c.chunks,
+        chunkElements: c.chunkElements,
+      })
+      const r = checkBound(dtype, input, out, mode === 'lossless' ? 0 : c.eb, fp8)
+      assert.ok(r.ok, `${dtype} ${mode}: ${r.firstBad}`)
+    }
+  }
+})
+
+test('resolveBound follows SZ3 REL and treats a flat tensor as lossless', () => {
+  assert.equal(resolveBound('abs', 1e-3, -5, 5), 1e-3)
+  assert.equal(resolveBound('rel', 1e-2, -1, 3), 0.04)
+  assert.equal(resolveBound('rel', 1e-2, 2, 2), 0)
+  assert.equal(resolveBound('lossless', 1e-2, 0, 1), 0)
+  assert.throws(() => resolveBound('abs', -1, 0, 1), { code: 'BAD_PARAMS' })
+})
+
+test('decompressChunk refuses a chunk decoded with the wrong element count or dtype', () => {
+  const input = makeTensor('F32', 'weights', 100, 5)
+  const p = { dtype: 'F32', mode: 'abs', eb: 1e-3, rowLength: 10, firstElement: 0 } as const
+  const chunk = compressChunk(input, p)
+  assert.throws(() => decompressChunk(chunk, p, 99), { code: 'SIZE_MISMATCH' })
+  assert.throws(() => decompressChunk(chunk, { ...p, dtype: 'F64' }, 100), { name: 'CodecError' })
+  assert.equal(WIDTH.F32 * 100, decompressChunk(chunk, p, 100).byteLength)
+})
+
+test('the independent checker itself rejects a value moved beyond the bound and a changed NaN payload', () => {
+  const input = encodeValues('BF16', [0.5, Number.NaN, -0, 1])
+  const moved = input.slice()
+  moved[0] = (moved[0] ?? 0) + 1 // one bf16 ulp at 0.5 = 2^-8
+  assert.equal(checkBound('BF16', input, moved, 1e-3).ok, false)
+  assert.equal(checkBound('BF16', input, moved, 1e-2).ok, true)
+  const nan = input.slice()
+  nan[2] = (nan[2] ?? 0) ^ 1
+  assert.equal(checkBound('BF16', input, nan, 1).ok, false)
+  const negZero = input.slice()
+  negZero[5] = 0 // −0 → +0
+  assert.equal(checkBound('BF16', input, negZero, 1).ok, false)
+})

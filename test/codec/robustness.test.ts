@@ -1,0 +1,86 @@
+// The decoder trusts nothing: truncated, bit-flipped and random chunks must give a CodecError, never a crash,
+// a hang or a wrong-length result.
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import { type ChunkCodecParams, CodecError, compressChunk, decompressChunk } from '../../src-main/core/codec/index'
+import { encodeValues, gaussian, rng } from './fixtures'
+
+function weights(n: number, seed: number): Uint8Array {
+  const r = rng(seed)
+  return encodeValues(
+    'BF16',
+    Array.from({ length: n }, () => gaussian(r) * 0.02),
+  )
+}
+
+function decodeOrError(chunk: Uint8Array, p: ChunkCodecParams, n: number): 'ok' | string {
+  try {
+    const out = decompressChunk(chunk, p, n)
+    assert.equal(out.byteLength, n * 2)
+    return 'ok'
+  } catch (err) {
+    assert.ok(err instanceof CodecError, `expected CodecError, got ${String(err)}`)
+    return err.code
+  }
+}
+
+const PARAMS: ChunkCodecParams[] = [
+  { dtype: 'BF16', mode: 'abs', eb: 1e-3, rowLength: 64, firstElement: 0 },
+  { dtype: 'BF16', mode: 'lossless', eb: 0, rowLength: 64, firstElement: 0 },
+]
+
+test('every truncation of a chunk is reported as an error', () => {
+  const n = 3000
+  const input = weights(n, 1)
+  for (const p of PARAMS) {
+    const chunk = compressChunk(input, p)
+    assert.equal(decodeOrError(chunk, p, n), 'ok')
+    for (let len = 0; len < chunk.byteLength; len += len < 64 ? 1 : 37) {
+      const code = decodeOrError(chunk.subarray(0, len), p, n)
+      assert.notEqual(code, 'ok', `a chunk cut to ${len} of ${chunk.byteLength} bytes decoded`)
+    }
+  }
+})
+
+test('bit flips anywhere in a chunk are caught (checksum or structure)', () => {
+  const n = 2000
+  const input = weights(n, 2)
+  const r = rng(99)
+  for (const p of PARAMS) {
+    const chunk = compressChunk(input, p)
+    const codes = new Set<string>()
+    for (let k = 0; k < 400; k++) {
+      const bad = chunk.slice()
+      const at = Math.floor(r() * bad.byteLength)
+      bad[at] = (bad[at] ?? 0) ^ (1 << Math.floor(r() * 8))
+      const code = decodeOrError(bad, p, n)
+      assert.notEqual(code, 'ok', `flip at byte ${at} went unnoticed`)
+      codes.add(code)
+    }
+    assert.ok(codes.size >= 2, `expected several kinds of error, saw ${[...codes].join(', ')}`)
+  }
+})
+
+test('random garbage and wrong sizes never crash the decoder', () => {
+  const r = rng(5)
+  for (let k = 0; k < 300; k++) {
+    const len = Math.floor(r() * 200)
+    const junk = new Uint8Array(len).map(() => Math.floor(r() * 256))
+    if (len > 4) {
+      junk[0] = 0xb5 // right magic and version so decoding goes deeper
+      junk[1] = 1
+      junk[2] = Math.floor(r() * 3)
+      junk[3] = 0
+    }
+    const n = Math.floor(r() * 100)
+    if (len > 8) new DataView(junk.buffer).setUint32(4, n, true)
+    const p = PARAMS[k % 2] as ChunkCodecParams
+    const code = decodeOrError(junk, p, n)
+    if (code === 'ok') assert.ok(n === 0 || len >= 12, 'garbage decoded')
+  }
+  assert.throws(() => decompressChunk(new Uint8Array(0), PARAMS[0] as ChunkCodecParams, 10), { code: 'TRUNCATED' })
+  assert.throws(() => compressChunk(new Uint8Array(3), PARAMS[0] as ChunkCodecParams), { code: 'BAD_PARAMS' })
+  assert.throws(() => compressChunk(new Uint8Array(4), { ...(PARAMS[0] as ChunkCodecParams), eb: Number.NaN }), {
+    code: 'BAD_PARAMS',
+  })
+})

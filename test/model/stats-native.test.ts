@@ -1,0 +1,203 @@
+// The native statistics kernel against the JavaScript implementation (the oracle): identical counts, moments and
+// fine histograms on random data of every dtype, including NaN, ±Inf, −0 and subnormals.
+import assert from 'node:assert/strict'
+import { join } from 'node:path'
+import { afterEach, test } from 'node:test'
+import { buildInventory, type NumericDtype } from '../../src-main/core/model'
+import {
+  CodeCounter,
+  countBlockCodes,
+  countBlockCodesJs,
+  countCodes,
+  countCodesJs,
+  emptyFine,
+  emptyMoments,
+  scanValues,
+  scanValuesJs,
+} from '../../src-main/core/model/stats'
+import { nativeStatsActive, setStatsKernel } from '../../src-main/core/model/stats-native'
+import { writeSafetensors } from '../../src-main/core/safetensors'
+import { Rng } from '../../src-main/core/synth/random'
+import { tempDir } from '../helpers/paths'
+
+afterEach(() => setStatsKernel('auto'))
+
+function randomBytes(n: number, seed: number): Uint8Array {
+  const r = new Rng(seed)
+  const b = new Uint8Array(n)
+  for (let i = 0; i < n; i++) b[i] = r.u32() & 0xff
+  return b
+}
+
+/** Runs `fn` to completion once with the native kernel, then once in JavaScript. */
+async function both<T>(fn: () => Promise<T>): Promise<{ native: T; js: T }> {
+  setStatsKernel('native')
+  const native = await fn()
+  setStatsKernel('js')
+  const js = await fn()
+  setStatsKernel('auto')
+  return { native, js }
+}
+
+test('the native kernel is built and loads', () => {
+  setStatsKernel('native')
+  assert.equal(nativeStatsActive(), true)
+})
+
+test('8- and 16-bit code counts equal the JavaScript counts, at any offset and length', () => {
+  const data = randomBytes(400_010, 1)
+  data.fill(0, 1000, 9000) // a long run of one code
+  for (const width of [1, 2] as const) {
+    for (const [off, len] of [
+      [0, 200_000],
+      [1, 99_999],
+      [3, 7],
+      [2, 0],
+    ] as const) {
+      const bytes = data.subarray(off, off + len * width)
+      // 16-bit codes at an odd byte offset are copied first, as codesOf does.
+      const codes = width === 1 ? bytes : new Uint16Array(bytes.slice().buffer, 0, len)
+      const size = width === 1 ? 256 : 65536
+      const a = new CodeCounter(size, 1)
+      countCodes(codes, a) // native (auto)
+      countCodes(codes, a) // twice: counts accumulate
+      const b = new CodeCounter(size)
+      countCodesJs(codes, b)
+      countCodesJs(codes, b)
+      assert.equal(nativeStatsActive(), true)
+      assert.deepEqual(a.total(), b.total(), `width ${width} offset ${off} length ${len}`)
+      assert.equal(
+        a.total().reduce((s, x) => s + x, 0),
+        2 * len,
+      )
+    }
+  }
+})
+
+test('FP8 per-block code counts equal the JavaScript counts for any shape and row split', () => {
+  const cases = [
+    // rows, cols, blockRows, blockCols, rowStart, blockRowStart
+    { rows: 300, cols: 256, br: 128, bc: 128, rowStart: 0, brs: 0 },
+    { rows: 77, cols: 202, br: 128, bc: 128, rowStart: 250, brs: 1 }, // cols not a multiple of 4, partial blocks
+    { rows: 40, cols: 7, br: 4, bc: 3, rowStart: 13, brs: 2 },
+    { rows: 5, cols: 1024, br: 16, bc: 64, rowStart: 31, brs: 1 },
+  ]
+  for (const [i, c] of cases.entries()) {
+    const spec = { blockRows: c.br, blockCols: c.bc, scaleCols: Math.ceil(c.cols / c.bc) }
+    const blockRowEnd = Math.ceil((c.rowStart + c.rows) / c.br)
+    const size = (blockRowEnd - c.brs) * spec.scaleCols * 256
+    const bytes = randomBytes(c.rows * c.cols, 10 + i)
+    bytes.fill(0x7f, 0, Math.min(bytes.length, 500))
+    const a = new CodeCounter(size, 1)
+    countBlockCodes(bytes, c.rowStart, c.cols, spec, c.brs, a)
+    const b = new CodeCounter(size)
+    countBlockCodesJs(bytes, c.rowStart, c.cols, spec, c.brs, b)
+    assert.deepEqual(a.total(), b.total(), `case ${i}`)
+    assert.equal(
+      a.total().reduce((s, x) => s + x, 0),
+      c.rows * c.cols,
+    )
+  }
+})
+
+/** Values with every special: NaN, ±Inf, ±0, subnormals, and a range that widens between 64K sub-blocks. */
+function specialValues(n: number, seed: number, f64: boolean): Float32Array | Float64Array {
+  const r = new Rng(seed)
+  const v = f64 ? new Float64Array(n) : new Float32Array(n)
+  for (let i = 0; i < n; i++) v[i] = r.normal() * 0.02 * (1 + Math.floor(i / 65536) * 40)
+  const tiny = f64 ? 5e-324 : 1.4e-45
+  for (let i = 0; i < n; i += 997) {
+    v[i] = Number.NaN
+    v[i + 1] = Infinity
+    v[i + 2] = -Infinity
+    v[i + 3] = -0
+    v[i + 4] = 0
+    v[i + 5] = tiny * (1 + (i % 7))
+    v[i + 6] = -tiny
+  }
+  return v
+}
+
+function scan(values: Float32Array | Float64Array, impl: typeof scanValues) {
+  const m = emptyMoments()
+  const h = emptyFine()
+  // Two calls, like consecutive reads of one job.
+  const half = Math.floor(values.length / 2)
+  impl(values.subarray(0, half), m, h)
+  impl(values.subarray(half), m, h)
+  return { m, h }
+}
+
+test('F32/F64 moments and fine histograms equal the JavaScript scan bit for bit', () => {
+  const inputs: [string, Float32Array | Float64Array][] = [
+    ['f32 specials', specialValues(300_000, 3, false)],
+    ['f64 specials', specialValues(200_000, 4, true)],
+    ['f32 random bits', new Float32Array(randomBytes(4 * 100_000, 5).buffer)],
+    ['f64 random bits', new Float64Array(randomBytes(8 * 70_000, 6).buffer)],
+    ['all NaN', new Float32Array(70_000).fill(Number.NaN)],
+    ['constant', new Float64Array(70_000).fill(-3.25)],
+    ['only subnormals', new Float32Array(1000).fill(1e-40)],
+    ['empty', new Float64Array(0)],
+  ]
+  for (const [label, values] of inputs) {
+    const native = scan(values, scanValues)
+    assert.equal(nativeStatsActive(), true)
+    const js = scan(values, scanValuesJs)
+    assert.deepEqual(native.m, js.m, label)
+    assert.equal(native.h.lo, js.h.lo, label)
+    assert.equal(native.h.w, js.h.w, label)
+    assert.deepEqual(native.h.counts, js.h.counts, label)
+  }
+})
+
+test('inventories of every dtype are identical with the native kernel and in JavaScript', async () => {
+  const dir = tempDir()
+  const n = 40_000 // above the exact-values limit, so the counting paths run
+  const tensors: { name: string; dtype: NumericDtype; shape: number[]; data: Uint8Array }[] = []
+  const widths: [NumericDtype, number][] = [
+    ['BOOL', 1],
+    ['U8', 1],
+    ['I8', 1],
+    ['F8_E4M3', 1],
+    ['F8_E5M2', 1],
+    ['F8_E4M3FNUZ', 1],
+    ['F8_E5M2FNUZ', 1],
+    ['F8_E8M0', 1],
+    ['I16', 2],
+    ['U16', 2],
+    ['F16', 2],
+    ['BF16', 2],
+    ['I32', 4],
+    ['U32', 4],
+    ['F32', 4],
+    ['I64', 8],
+    ['U64', 8],
+    ['F64', 8],
+  ]
+  for (const [i, [dtype, w]] of widths.entries()) {
+    const data =
+      dtype === 'F32' || dtype === 'F64'
+        ? new Uint8Array(specialValues(n, 20 + i, dtype === 'F64').buffer)
+        : randomBytes(n * w, 20 + i)
+    if (dtype === 'BOOL') for (let k = 0; k < data.length; k++) data[k] = data[k]! & 1
+    tensors.push({ name: `t.${dtype}.weight`, dtype, shape: [n], data })
+  }
+  // A block-scaled FP8 weight whose columns are not a multiple of 4 (the general path).
+  const rows = 300
+  const cols = 202
+  const name = 'model.layers.3.mlp.experts.1.up_proj.weight'
+  tensors.push({ name, dtype: 'F8_E4M3', shape: [rows, cols], data: randomBytes(rows * cols, 90) })
+  const scales = Float32Array.from({ length: 3 * 2 }, (_, i) => 0.003 * (i + 1))
+  tensors.push({ name: `${name}_scale_inv`, dtype: 'F32', shape: [3, 2], data: new Uint8Array(scales.buffer) })
+  const file = join(dir, 'model.safetensors')
+  await writeSafetensors(file, tensors)
+
+  for (const opts of [{}, { taskBytes: 50 << 10, readBytes: 7000 }]) {
+    const { native: a, js: b } = await both(() => buildInventory(file, { stats: true, workers: 0, ...opts }))
+    assert.equal(a.tensors.find((t) => t.name === name)!.stats!.dequantized, true)
+    for (let k = 0; k < a.tensors.length; k++) {
+      assert.ok(a.tensors[k]!.stats, a.tensors[k]!.name)
+      assert.deepEqual(a.tensors[k]!.stats, b.tensors[k]!.stats, a.tensors[k]!.name)
+    }
+  }
+})

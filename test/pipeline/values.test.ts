@@ -1,0 +1,32 @@
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import { chunkValues, compareChunk, compareValues, valueRange } from '../../src-main/core/pipeline/values'
+
+test('error sums count values over the bound and treat NaN/Inf exactly', () => {
+  const a = new Float64Array([1, 2, 3, Number.NaN, Number.POSITIVE_INFINITY, -0])
+  const ok = compareValues(a, new Float64Array([1.1, 2, 2.95, Number.NaN, Number.POSITIVE_INFINITY, 0]), 0.1)
+  assert.equal(ok.over, 0)
+  assert.ok(Math.abs(ok.maxAbs - 0.1) < 1e-12)
+  assert.deepEqual([ok.min, ok.max], [-0, 3])
+  const bad = compareValues(a, new Float64Array([1.2, 2, 3, 0, Number.NEGATIVE_INFINITY, 0]), 0.1)
+  assert.equal(bad.over, 3)
+  const fast = compareValues(new Float64Array([0, 1, 2]), new Float64Array([0, 1.5, 2]), 0.25)
+  assert.deepEqual(fast, { count: 3, sumAbs: 0.5, sumSq: 0.25, maxAbs: 0.5, over: 1, min: 0, max: 2 })
+  assert.deepEqual(valueRange(new Float64Array([3, Number.NaN, -1])), { min: -1, max: 3, nonFinite: 1 })
+})
+
+test('BF16, F32 and scaled E4M3 bytes decode to the right values and compare chunk-wise', () => {
+  // BF16 0x3F80 = 1, 0xC000 = −2; E4M3 0x38 = 1, 0x40 = 2 (× block scale).
+  assert.deepEqual([...chunkValues(new Uint8Array([0x80, 0x3f, 0x00, 0xc0]), 'BF16')], [1, -2])
+  const fp8 = { cols: 2, blockRows: 1, blockCols: 1, scaleCols: 2, scales: new Float32Array([0.5, 4, 2, 8]) }
+  assert.deepEqual([...chunkValues(new Uint8Array([0x38, 0x40, 0x38, 0x40]), 'F8_E4M3', 0, fp8)], [0.5, 8, 2, 16])
+  // Second row of the same matrix, as a chunk starting at element 2.
+  assert.deepEqual([...chunkValues(new Uint8Array([0x38, 0x40]), 'F8_E4M3', 2, fp8)], [2, 16])
+  const s = compareChunk(new Uint8Array([0x38, 0x40]), new Uint8Array([0x40, 0x40]), 'F8_E4M3', 1.5, 2, fp8)
+  assert.equal(s.over, 1, '2 → 4 after scaling by 2 exceeds 1.5')
+  assert.equal(s.maxAbs, 2)
+  const f32 = new Uint8Array(new Float32Array([1.5, -2]).buffer)
+  const f32b = new Uint8Array(new Float32Array([1.5, -2.25]).buffer)
+  assert.equal(compareChunk(f32, f32b, 'F32', 0.25).over, 0)
+  assert.equal(compareChunk(f32, f32b, 'F32', 0.2).over, 1)
+})
