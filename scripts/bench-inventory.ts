@@ -4,13 +4,15 @@
 // read throughput, peak RSS ≤ 1 GB.
 //
 //   npm run bench:inventory [-- --dir DIR] [--workers N] [--delete]
-//   (DIR defaults to $SHARDPRESS_BENCH_DIR or <tmpdir>/shardpress-bench)
+//   (DIR defaults to $SHARDPRESS_BENCH_DIR or <tmpdir>/shardpress-bench; SHARDPRESS_STATS_KERNEL=js measures the
+//   JavaScript fallback instead of the native statistics kernel)
 import { spawnSync } from 'node:child_process'
 import { closeSync, existsSync, openSync, readdirSync, readSync, rmSync, statSync } from 'node:fs'
 import { availableParallelism, loadavg, tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { buildInventory } from '../src-main/core/model'
+import { nativeStatsActive } from '../src-main/core/model/stats-native'
 import { SafetensorsFile } from '../src-main/core/safetensors'
 import { defaultWorkerCount } from '../src-main/core/util/workers'
 
@@ -123,7 +125,10 @@ const rows = [
   ],
   ['cache', 'warm for both (file read once before measuring; caches cannot be dropped here)'],
   ['sequential read', `${readSecs.toFixed(2)} s  ${fmt(readRate)}  (one thread, 16 MB reads)`],
-  ['inventory + statistics', `${invSecs.toFixed(2)} s  ${fmt(invRate)}  (${workers} worker threads)`],
+  [
+    'inventory + statistics',
+    `${invSecs.toFixed(2)} s  ${fmt(invRate)}  (${workers} worker threads, ${nativeStatsActive() ? 'native statistics kernel' : 'JavaScript statistics (SHARDPRESS_STATS_KERNEL=js or addon not built)'})`,
+  ],
   ['ratio', `${((invRate / readRate) * 100).toFixed(0)} %  (target ≥ 50 %)`],
   [
     'CPU time',

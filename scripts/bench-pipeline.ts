@@ -119,12 +119,21 @@ async function codecPhase(shardPath: string): Promise<Record<string, number>> {
     }
   }
   await f.close()
+  // CPU seconds as well as wall seconds: on a shared machine the wall clock includes other people's work.
+  const cpu = () => {
+    const u = process.cpuUsage()
+    return (u.user + u.system) / 1e6
+  }
+  let c0 = cpu()
   let t0 = performance.now()
   const packed = samples.map((s) => compressChunk(s.bytes, s.p))
   const tc = (performance.now() - t0) / 1000
+  const cc = cpu() - c0
+  c0 = cpu()
   t0 = performance.now()
   const decoded = samples.map((s, i) => decompressChunk(packed[i]!, s.p, s.n))
   const td = (performance.now() - t0) / 1000
+  const cd = cpu() - c0
   t0 = performance.now()
   const over = samples.reduce(
     (a, s, i) => a + compareChunk(s.bytes, decoded[i]!, s.p.dtype, s.p.eb, s.p.firstElement, s.p.fp8).over,
@@ -140,25 +149,39 @@ async function codecPhase(shardPath: string): Promise<Record<string, number>> {
     decompressMBs: total / 1e6 / td,
     /** What a compress worker does per chunk: encode, decode back, measure the error. */
     compressVerifyMBs: total / 1e6 / (tc + td + tm),
+    compressCpuMBs: total / 1e6 / cc,
+    decompressCpuMBs: total / 1e6 / cd,
   }
 }
 
 async function child(): Promise<void> {
   const model = values.model!
   let result: Record<string, number> = {}
+  const cpu0 = process.cpuUsage()
+  const cpuSeconds = () => {
+    const u = process.cpuUsage(cpu0)
+    return (u.user + u.system) / 1e6
+  }
   if (values.phase === 'codec') result = await codecPhase(shardOf(model))
   else if (values.phase === 'compress') {
     const t0 = performance.now()
     const r = await compressModel({ model, outDir: values.out!, plan, workers, digest })
     const s = (performance.now() - t0) / 1000
     const bytes = r.manifest.shards.reduce((a, x) => a + x.originalBytes, 0)
-    result = { seconds: s, bytes, MBs: bytes / 1e6 / s, ratio: r.manifest.totals.ratio, maxRss: maxRss() }
+    result = {
+      seconds: s,
+      bytes,
+      MBs: bytes / 1e6 / s,
+      ratio: r.manifest.totals.ratio,
+      maxRss: maxRss(),
+      cpuSeconds: cpuSeconds(),
+    }
   } else if (values.phase === 'decompress') {
     const t0 = performance.now()
     const rep = await decompressModel({ input: values.model!, outDir: values.out!, workers, original: false })
     const s = (performance.now() - t0) / 1000
     const bytes = rep.shards.reduce((a, x) => a + x.bytes, 0)
-    result = { seconds: s, bytes, MBs: bytes / 1e6 / s, maxRss: maxRss() }
+    result = { seconds: s, bytes, MBs: bytes / 1e6 / s, maxRss: maxRss(), cpuSeconds: cpuSeconds() }
   }
   process.stdout.write(`${JSON.stringify(result)}\n`)
 }
@@ -174,6 +197,9 @@ function runChild(args: string[]): Record<string, number> {
 }
 
 const mb = (x: number) => `${x.toFixed(1)} MB/s`
+/** CPU seconds the codec alone needs for the job's bytes, as a share of the CPU seconds the whole job used. */
+const cpuShare = (bytes: number, codecCpuMBs: number, jobCpuSeconds: number) =>
+  `${((100 * (bytes / 1e6 / codecCpuMBs)) / jobCpuSeconds).toFixed(0)} %`
 const gb = (x: number) => `${(x / 1e9).toFixed(2)} GB`
 
 async function main(): Promise<void> {
@@ -222,6 +248,7 @@ async function main(): Promise<void> {
         mb(cTarget),
         `${((100 * comp.MBs!) / cTarget).toFixed(0)} %`,
         `${mb(cvTarget)} / ${((100 * comp.MBs!) / cvTarget).toFixed(0)} %`,
+        cpuShare(size, codec.compressCpuMBs!, comp.cpuSeconds!),
         gb(comp.maxRss!),
       ],
       [
@@ -233,6 +260,7 @@ async function main(): Promise<void> {
         mb(dTarget),
         `${((100 * dec.MBs!) / dTarget).toFixed(0)} %`,
         '',
+        cpuShare(size, codec.decompressCpuMBs!, dec.cpuSeconds!),
         gb(dec.maxRss!),
       ],
     )
@@ -248,6 +276,7 @@ async function main(): Promise<void> {
     `${workers} × one-core codec`,
     'share',
     `${workers} × one-core encode+decode+check / share`,
+    'codec share of job CPU',
     'peak RSS',
   ]
   const lines = [head, head.map(() => '---'), ...rows].map((r) => `| ${r.join(' | ')} |`)

@@ -137,7 +137,7 @@ async function main(): Promise<void> {
   } else {
     step('sampling an evaluation text from the original model (seeded)')
     text = await sampleText(model, { ...(threads ? { threads } : {}), cacheDir: join(out, 'gguf-cache') })
-    textSource = 'sampled from the original model (32 documents of up to 128 tokens, seed 1, temperature 0.8)'
+    textSource = 'sampled from the original model (16 documents of 96 tokens, seed 1, temperature 0.8)'
   }
   step('scoring the original on the text')
   const bench = await FidelityBench.open({

@@ -55,6 +55,8 @@ static std::vector<uint8_t> makeData(Dtype d, size_t n, int pattern, std::mt1993
     if (pattern == 1 && i % 5 == 0) v = (i % 3 == 0) ? NAN : (i % 3 == 1 ? INFINITY : -0.0);
     if (pattern == 2) v *= 1e4;
     if (pattern == 3 && u(rng) < 0.01) v *= 50;
+    if (pattern == 4) v *= 0.2 * double(1 + (i / 640) % 5);  // stacked scales: block contexts
+    if (pattern == 5) v = 0.01 * double(i % 64) - 0.3 + v * 0.01;  // per-column offsets: a predictor
     storeValue(d, out.data() + i * B, v);
   }
   return out;
@@ -68,7 +70,7 @@ static void roundTrips() {
   for (Dtype d : dtypes)
     for (double eb : bounds)
       for (size_t n : sizes)
-        for (int pattern = 0; pattern < 4; pattern++) {
+        for (int pattern = 0; pattern < 6; pattern++) {
           const unsigned B = dtypeBytes(d);
           auto in = makeData(d, n, pattern, rng);
           ChunkParams p;
@@ -97,16 +99,19 @@ static void roundTrips() {
 
 static void corruptions() {
   std::mt19937 rng(11);
-  for (int lossless = 0; lossless < 2; lossless++) {
-    const size_t n = 5000;
-    auto in = makeData(Dtype::BF16, n, 3, rng);
+  for (int variant = 0; variant < 4; variant++) {
+    const bool lossless = variant == 0;
+    const size_t n = 6400;
+    auto in = makeData(Dtype::BF16, n, variant == 2 ? 4 : variant == 3 ? 5 : 3, rng);
     ChunkParams p;
     p.dtype = Dtype::BF16;
     p.lossless = lossless;
     p.eb = 1e-3;
-    p.rowLength = 50;
+    p.rowLength = 64;
     std::vector<uint8_t> chunk;
     encodeChunk(in.data(), n, p, chunk);
+    if (variant == 2) CHECK(chunk.size() > 13 && chunk[13] == 1, "stacked data should use block contexts");
+    if (variant == 3) CHECK(chunk.size() > 12 && chunk[12] != 0, "column ramp should use a predictor");
     std::vector<uint8_t> out(n * 2);
     for (size_t len = 0; len < chunk.size(); len++) {
       std::vector<uint8_t> cut(chunk.begin(), chunk.begin() + len);  // exact-size copy: ASan sees overreads

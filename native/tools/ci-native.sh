@@ -26,6 +26,7 @@ clang++ -std=c++17 -O1 -g -ffp-contract=off -fsanitize=fuzzer,address,undefined 
 CORPUS="$OUT/corpus"
 mkdir -p "$CORPUS"
 "$OUT/codec_test" --write-seeds "$CORPUS"
+# Crash reproducers land in $OUT (printed below with the sanitizer report) instead of the working tree.
 "$OUT/fuzz_decoder" -max_total_time="${FUZZ_SECONDS:-60}" -max_len=4096 -timeout=10 -rss_limit_mb=1024 \
-  -print_final_stats=1 "$CORPUS" 2>&1 | tail -n 15
+  -artifact_prefix="$OUT/" -print_final_stats=1 "$CORPUS" 2>&1 | tail -n 40
 echo "native checks passed"

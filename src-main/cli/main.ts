@@ -56,6 +56,16 @@ export const COMMANDS: CommandEntry[] = [
     load: async () => (await import('./commands/eval')).evalCommand,
   },
   {
+    name: 'rd',
+    summary: 'Rate–distortion: lossy runs against Q8_0 and Q4_0, bits per weight vs KL divergence and perplexity.',
+    load: async () => (await import('./commands/rd')).rd,
+  },
+  {
+    name: 'tune',
+    summary: 'Find the smallest compression plan that meets a fidelity target (KL divergence or perplexity ratio).',
+    load: async () => (await import('./commands/tune')).tune,
+  },
+  {
     name: 'serve',
     summary: 'Serve the app to a browser on this machine (loopback only, token-guarded).',
     load: async () => (await import('./commands/serve')).serve,

@@ -161,3 +161,21 @@ test('stopping the server drops its subscriptions', async () => {
   assert.equal(listeners.get('onTokens')?.size, 0)
   assert.equal(listeners.get('onInventoryProgress')?.size, 0)
 })
+
+test('a reloaded page reusing subscription ids replaces the old subscriptions instead of losing events', async () => {
+  const rec = recordingService()
+  const [clientSide, serverSide] = memoryTransportPair()
+  serveApi(rec.service, serverSide)
+  const first = createApiClient(clientSide)
+  first.onJobProgress(() => {})
+  await tick()
+  // A second client on the same transport starts its ids at 1 again, like a page after reload.
+  const second = createApiClient(clientSide)
+  const got: unknown[] = []
+  second.onJobProgress((p) => got.push(p))
+  await tick()
+  assert.equal(rec.listeners.get('onJobProgress')?.size, 1)
+  rec.emit('onJobProgress', { bytesDone: 7 })
+  await tick()
+  assert.deepEqual(got, [{ bytesDone: 7 }])
+})

@@ -74,7 +74,7 @@ export function encodeValues(dtype: CodecDtype, values: ArrayLike<number>, fp8Ta
   return out
 }
 
-export type Pattern = 'weights' | 'constant' | 'allNaN' | 'huge' | 'subnormal' | 'specials' | 'ramp'
+export type Pattern = 'weights' | 'constant' | 'allNaN' | 'huge' | 'subnormal' | 'specials' | 'ramp' | 'stacked'
 
 /** Values for a pattern, in the dtype's useful range (maxMag keeps FP8/F16 from overflowing). */
 export function patternValues(pattern: Pattern, n: number, seed: number, maxMag: number, tiny = 1e-41): number[] {
@@ -117,6 +117,12 @@ export function patternValues(pattern: Pattern, n: number, seed: number, maxMag:
       case 'ramp':
         v.push((i % 97) * 0.01 - 0.3 + 0.001 * gaussian(r))
         break
+      case 'stacked': {
+        // Blocks of rows with different scales, like matrices of a model stacked together.
+        const scale = 0.004 * 2 ** ((Math.floor(i / 2048) * 7) % 5)
+        v.push(gaussian(r) * scale * Math.min(1, maxMag))
+        break
+      }
     }
   }
   return v

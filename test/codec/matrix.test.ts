@@ -6,6 +6,7 @@ import {
   compressChunk,
   compressTensor,
   decompressChunk,
+  decompressChunkInto,
   decompressTensor,
   type ErrorMode,
   maxCompressedChunkSize,
@@ -34,8 +35,8 @@ function makeTensor(dtype: CodecDtype, pattern: Pattern, n: number, seed: number
 }
 
 const DTYPES: CodecDtype[] = ['BF16', 'F16', 'F32', 'F64', 'F8_E4M3', 'F8_E5M2']
-const SHAPES: number[][] = [[0], [1], [7], [33, 17], [64, 64], [5, 1000]]
-const PATTERNS: Pattern[] = ['weights', 'constant', 'allNaN', 'huge', 'subnormal', 'specials', 'ramp']
+const SHAPES: number[][] = [[0], [1], [7], [33, 17], [64, 64], [5, 1000], [512, 40]]
+const PATTERNS: Pattern[] = ['weights', 'constant', 'allNaN', 'huge', 'subnormal', 'specials', 'ramp', 'stacked']
 const BOUNDS: Array<{ mode: ErrorMode; bound: number }> = [
   { mode: 'lossless', bound: 0 },
   { mode: 'abs', bound: 1e-5 },
@@ -53,7 +54,7 @@ test('every dtype × mode × bound × shape × pattern round-trips within the bo
       for (const pattern of PATTERNS) {
         const input = makeTensor(dtype, pattern, n, cases + 1)
         for (const { mode, bound } of BOUNDS) {
-          const c = compressTensor(input, { dtype, mode, bound, shape, chunkElements: 4096 })
+          const c = compressTensor(input, { dtype, mode, bound, shape, chunkElements: 16384 })
           const out = decompressTensor({
             dtype,
             eb: c.eb,
@@ -150,6 +151,19 @@ test('FP8 with block scales: bounds hold in dequantized units and codes stay und
       assert.ok(r.ok, `${dtype} ${mode}: ${r.firstBad}`)
     }
   }
+})
+
+test('chunks starting beyond 2^32 elements and decoding into a caller buffer work', () => {
+  const input = makeTensor('BF16', 'weights', 640, 9)
+  const p = { dtype: 'BF16', mode: 'abs', eb: 1e-3, rowLength: 64, firstElement: 2 ** 33 } as const
+  const chunk = compressChunk(input, p)
+  const target = new Uint8Array(2000)
+  decompressChunkInto(chunk, p, 640, target.subarray(100, 100 + 1280))
+  assert.deepEqual(target.subarray(100, 1380), decompressChunk(chunk, p, 640))
+  assert.ok(checkBound('BF16', input, target.subarray(100, 1380), 1e-3).ok)
+  assert.equal(target[99], 0)
+  assert.equal(target[1380], 0)
+  assert.throws(() => decompressChunkInto(chunk, p, 640, target.subarray(0, 10)), { code: 'BAD_PARAMS' })
 })
 
 test('resolveBound follows SZ3 REL and treats a flat tensor as lossless', () => {

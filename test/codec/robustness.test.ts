@@ -84,3 +84,42 @@ test('random garbage and wrong sizes never crash the decoder', () => {
     code: 'BAD_PARAMS',
   })
 })
+
+/** Rows whose scale changes every 32 rows (like a stack of matrices): the encoder picks block contexts. */
+function stackedWeights(rows: number, cols: number, seed: number): Uint8Array {
+  const r = rng(seed)
+  const v: number[] = []
+  for (let i = 0; i < rows; i++) {
+    const scale = 0.004 * 2 ** ((Math.floor(i / 32) * 7) % 5)
+    for (let c = 0; c < cols; c++) v.push(gaussian(r) * scale)
+  }
+  return encodeValues('BF16', v)
+}
+
+test('context-coded and predicted chunks also reject every corruption', () => {
+  const cols = 64
+  const rows = 256
+  const stacked = stackedWeights(rows, cols, 8)
+  const ramp = encodeValues(
+    'BF16',
+    Array.from({ length: rows * cols }, (_, i) => (i % cols) * 0.05 - 1.5),
+  )
+  const p: ChunkCodecParams = { dtype: 'BF16', mode: 'abs', eb: 1e-3, rowLength: cols, firstElement: 0 }
+  const withContexts = compressChunk(stacked, p)
+  assert.equal(withContexts[13], 1, 'the stacked tensor should be coded with block contexts (flags byte)')
+  const predicted = compressChunk(ramp, p)
+  assert.notEqual(predicted[12], 0, 'the column ramp should be coded with a predictor')
+  const r = rng(17)
+  for (const chunk of [withContexts, predicted]) {
+    assert.equal(decodeOrError(chunk, p, rows * cols), 'ok')
+    for (let len = 0; len < chunk.byteLength; len += 1 + Math.floor(r() * 50)) {
+      assert.notEqual(decodeOrError(chunk.subarray(0, len), p, rows * cols), 'ok')
+    }
+    for (let k = 0; k < 300; k++) {
+      const bad = chunk.slice()
+      const at = Math.floor(r() * bad.byteLength)
+      bad[at] = (bad[at] ?? 0) ^ (1 << Math.floor(r() * 8))
+      assert.notEqual(decodeOrError(bad, p, rows * cols), 'ok', `flip at byte ${at} went unnoticed`)
+    }
+  }
+})

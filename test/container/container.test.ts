@@ -187,8 +187,8 @@ test('every flipped byte of a container (all structural bytes, sampled data byte
   const r = rng(9)
   const positions = new Set<number>()
   for (let i = 0; i < PREAMBLE_SIZE + 64; i++) positions.add(i)
-  for (let i = size - TRAILER_SIZE - 400; i < size; i++) positions.add(i)
-  while (positions.size < 700) positions.add(Math.floor(r() * size))
+  for (let i = size - TRAILER_SIZE - 300; i < size; i++) positions.add(i)
+  while (positions.size < 600) positions.add(Math.floor(r() * size))
   let failures = 0
   for (const pos of positions) {
     const dir = damagedCopy((b, p) => {

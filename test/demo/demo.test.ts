@@ -2,7 +2,7 @@
 // fake Hub, downloaded, compressed at two bounds, reconstructed, verified and evaluated against Q8_0, Q4_0 and the
 // original on text the model sampled itself; the report holds the real figures of those runs.
 import assert from 'node:assert/strict'
-import { spawnSync } from 'node:child_process'
+import { spawn, spawnSync } from 'node:child_process'
 import { existsSync, readFileSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { after, before, test } from 'node:test'
@@ -25,31 +25,44 @@ after(async () => {
   rmSync(work, { recursive: true, force: true })
 })
 
-test('npm run demo -- --hub: download → compress → reconstruct → verify → evaluate → report', () => {
+/** Runs a script without blocking this process's event loop (the fake Hub answers from it). */
+function run(args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return new Promise((ok, fail) => {
+    const child = spawn(process.execPath, args, { cwd: repoRoot })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.on('data', (d) => {
+      stdout += d
+    })
+    child.stderr.on('data', (d) => {
+      stderr += d
+    })
+    child.on('error', fail)
+    child.on('close', (status) => ok({ status, stdout, stderr }))
+  })
+}
+
+test('npm run demo -- --hub: download → compress → reconstruct → verify → evaluate → report', async () => {
   const out = join(work, 'results')
-  const res = spawnSync(
-    process.execPath,
-    [
-      '--import',
-      'tsx',
-      'scripts/demo.ts',
-      '--hub',
-      'shardpress/tiny-llama',
-      '--hub-url',
-      hub.url,
-      '--out',
-      out,
-      '--bounds',
-      '1e-4,1e-2',
-      '--chunks',
-      '4',
-      '--ctx',
-      '64',
-      '--workers',
-      '1',
-    ],
-    { cwd: repoRoot, encoding: 'utf8', timeout: 240_000 },
-  )
+  const res = await run([
+    '--import',
+    'tsx',
+    'scripts/demo.ts',
+    '--hub',
+    'shardpress/tiny-llama',
+    '--hub-url',
+    hub.url,
+    '--out',
+    out,
+    '--bounds',
+    '1e-4,1e-2',
+    '--chunks',
+    '4',
+    '--ctx',
+    '64',
+    '--workers',
+    '1',
+  ])
   assert.equal(res.status, 0, `${res.stdout}\n${res.stderr}`)
   assert.match(res.stderr, /downloading shardpress\/tiny-llama/)
   assert.match(res.stderr, /download 100%/)

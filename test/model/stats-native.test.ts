@@ -1,6 +1,7 @@
 // The native statistics kernel against the JavaScript implementation (the oracle): identical counts, moments and
 // fine histograms on random data of every dtype, including NaN, ±Inf, −0 and subnormals.
 import assert from 'node:assert/strict'
+import { closeSync, openSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterEach, test } from 'node:test'
 import { buildInventory, type NumericDtype } from '../../src-main/core/model'
@@ -12,10 +13,12 @@ import {
   countCodesJs,
   emptyFine,
   emptyMoments,
+  finishStats,
+  type PartialStats,
   scanValues,
   scanValuesJs,
 } from '../../src-main/core/model/stats'
-import { nativeStatsActive, setStatsKernel } from '../../src-main/core/model/stats-native'
+import { nativeStatsActive, setStatsKernel, statsKernel } from '../../src-main/core/model/stats-native'
 import { writeSafetensors } from '../../src-main/core/safetensors'
 import { Rng } from '../../src-main/core/synth/random'
 import { tempDir } from '../helpers/paths'
@@ -81,6 +84,7 @@ test('FP8 per-block code counts equal the JavaScript counts for any shape and ro
     { rows: 77, cols: 202, br: 128, bc: 128, rowStart: 250, brs: 1 }, // cols not a multiple of 4, partial blocks
     { rows: 40, cols: 7, br: 4, bc: 3, rowStart: 13, brs: 2 },
     { rows: 5, cols: 1024, br: 16, bc: 64, rowStart: 31, brs: 1 },
+    { rows: 6, cols: 4100, br: 4, bc: 2, rowStart: 3, brs: 0 }, // 2050 blocks a row: counted block by block
   ]
   for (const [i, c] of cases.entries()) {
     const spec = { blockRows: c.br, blockCols: c.bc, scaleCols: Math.ceil(c.cols / c.bc) }
@@ -98,6 +102,119 @@ test('FP8 per-block code counts equal the JavaScript counts for any shape and ro
       c.rows * c.cols,
     )
   }
+})
+
+test('FP8 block counts of a mapped file range equal the JavaScript counts, with the sample codes', () => {
+  const k = statsKernel()
+  assert.ok(k, 'native kernel must be built')
+  const dir = tempDir()
+  const cases = [
+    { rows: 300, cols: 256, br: 128, bc: 128, rowStart: 0, brs: 0, fill: false },
+    { rows: 77, cols: 202, br: 128, bc: 128, rowStart: 250, brs: 1, fill: false },
+    { rows: 40, cols: 7, br: 4, bc: 3, rowStart: 13, brs: 2, fill: false },
+    // One code 262,144 times in one block: the kernel's 16-bit lanes must be flushed before they overflow.
+    { rows: 512, cols: 512, br: 512, bc: 512, rowStart: 0, brs: 0, fill: true },
+  ]
+  for (const [i, c] of cases.entries()) {
+    const spec = { blockRows: c.br, blockCols: c.bc, scaleCols: Math.ceil(c.cols / c.bc) }
+    const size = (Math.ceil((c.rowStart + c.rows) / c.br) - c.brs) * spec.scaleCols * 256
+    const bytes = randomBytes(c.rows * c.cols, 40 + i)
+    if (c.fill) bytes.fill(0x7f)
+    // An offset that is not page aligned, as tensor data in a shard.
+    const offset = 4099 + i
+    const path = join(dir, `fp8-${i}.bin`)
+    const file = new Uint8Array(offset + bytes.length + 3)
+    file.set(bytes, offset)
+    writeFileSync(path, file)
+    const fd = openSync(path, 'r')
+    try {
+      const samples = Float64Array.from([0, 1, bytes.length - 1, Math.floor(bytes.length / 3)])
+      const codes = new Uint8Array(samples.length)
+      const a = new Uint32Array(size)
+      const { blockRows, blockCols, scaleCols } = spec
+      assert.equal(
+        k.countBlockCodesAt(
+          fd,
+          offset,
+          c.rows,
+          c.rowStart,
+          c.cols,
+          blockRows,
+          blockCols,
+          scaleCols,
+          c.brs,
+          a,
+          samples,
+          codes,
+        ),
+        true,
+      )
+      const b = new CodeCounter(size)
+      countBlockCodesJs(bytes, c.rowStart, c.cols, spec, c.brs, b)
+      assert.deepEqual(a, b.total(), `case ${i}`)
+      assert.deepEqual(
+        Array.from(codes),
+        Array.from(samples, (p) => bytes[p]!),
+        `case ${i} samples`,
+      )
+      // A range past the end of the file is left to the reading path, which reports it.
+      const none = new Uint32Array(size)
+      assert.equal(
+        k.countBlockCodesAt(
+          fd,
+          offset + 4,
+          c.rows,
+          c.rowStart,
+          c.cols,
+          blockRows,
+          blockCols,
+          scaleCols,
+          c.brs,
+          none,
+          new Float64Array(0),
+          new Uint8Array(0),
+        ),
+        false,
+      )
+      assert.equal(
+        none.every((x) => x === 0),
+        true,
+      )
+    } finally {
+      closeSync(fd)
+    }
+  }
+})
+
+test('finishing block-scaled FP8 counts gives the JavaScript statistics exactly, over several parts', async () => {
+  const scaleCols = 3
+  // Scales with zero, negative, subnormal and huge values (code × scale overflows to ±Inf).
+  const scales = Float32Array.from([0.01, 0, -0.5, 1e-40, 3e37, 0.25, 1, 2, 4, 8, 16, 32], (x) => x)
+  const r = new Rng(7)
+  const parts: PartialStats[] = [0, 1, 2, 3].map((blockRow) => {
+    const counts = new Uint32Array(scaleCols * 256)
+    for (let i = 0; i < counts.length; i++) counts[i] = r.uniform() < 0.4 ? r.u32() % 1000 : 0
+    return {
+      kind: 'blocks',
+      start: blockRow,
+      end: blockRow + 1,
+      blockRowStart: blockRow,
+      counts,
+      sample: { index: [], value: [] },
+    }
+  })
+  const blocks = { rows: 4, cols: 3, blockRows: 1, blockCols: 1, scaleCols, scales }
+  for (const dtype of ['F8_E4M3', 'F8_E5M2'] as const) {
+    for (const use of [parts, parts.slice(0, 1), [parts[2]!, parts[0]!]]) {
+      const { native, js } = await both(async () => finishStats(dtype, 12, use, blocks))
+      assert.deepEqual(native, js, dtype)
+    }
+  }
+  // Ordinary scales: the histogram is populated and the moments finite.
+  const plain = { ...blocks, scales: Float32Array.from({ length: 12 }, (_, i) => 0.001 * (i + 1)) }
+  const { native, js } = await both(async () => finishStats('F8_E4M3', 12, parts, plain))
+  assert.deepEqual(native, js)
+  assert.ok(native.std! > 0 && native.histogram.counts.some((c) => c > 0))
 })
 
 /** Values with every special: NaN, ±Inf, ±0, subnormals, and a range that widens between 64K sub-blocks. */

@@ -30,3 +30,19 @@ test('BF16, F32 and scaled E4M3 bytes decode to the right values and compare chu
   assert.equal(compareChunk(f32, f32b, 'F32', 0.25).over, 0)
   assert.equal(compareChunk(f32, f32b, 'F32', 0.2).over, 1)
 })
+
+test('chunk ranges skip NaN/Inf and match the whole-array range across scratch blocks', async () => {
+  const { chunkRange } = await import('../../src-main/core/pipeline/values')
+  const f = new Float32Array(20000).map((_, i) => Math.sin(i) * (i % 7))
+  f[123] = Number.NaN
+  f[19999] = Number.POSITIVE_INFINITY
+  const r = chunkRange(new Uint8Array(f.buffer), 'F32')
+  assert.equal(r.nonFinite, 2)
+  assert.deepEqual(
+    [r.min, r.max],
+    [
+      valueRange(chunkValues(new Uint8Array(f.buffer), 'F32')).min,
+      valueRange(chunkValues(new Uint8Array(f.buffer), 'F32')).max,
+    ],
+  )
+})

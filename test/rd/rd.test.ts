@@ -102,6 +102,8 @@ test('auto-tune finds the smallest measured plan meeting a KLD target and saves 
     startBound: 4e-3,
     maxRuns: 5,
     bench,
+    // The sweep's runs stand in for global candidates with the same bound (4e-3 × 4 = 1.6e-2 is one of them).
+    measured: rd.rows.flatMap((x) => (x.point ? [x.point] : [])),
     workers: 1,
   })
   assert.equal(r.steps.length, 5)
@@ -115,6 +117,10 @@ test('auto-tune finds the smallest measured plan meeting a KLD target and saves 
   const plan = loadPlan(r.planFile!)
   assert.deepEqual(plan, r.best!.plan)
   assert.ok(existsSync(join(r.best!.runDir, 'model', 'shardpress.json')), 'the winner keeps its compressed model')
+  const borrowed = r.steps.find((st) => st.bound === 1.6e-2)!
+  assert.ok(borrowed && !borrowed.meets)
+  assert.equal(borrowed.bitsPerWeight, rd.rows[4]!.bitsPerWeight)
+  assert.ok(existsSync(join(rd.rows[4]!.point!.runDir, 'model')), "a borrowed run keeps its study's files")
   const losers = r.steps.filter((s) => s.run !== r.best!.run && s.run !== r.bestGlobal?.run)
   for (const s of losers) assert.ok(!existsSync(join(work, 'tune', 'runs', s.run, 'model')))
 })

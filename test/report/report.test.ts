@@ -95,6 +95,15 @@ test('same-size comparison interpolates log KLD between the bracketing runs', ()
   assert.match(r.finding, /At Q4_0's size \(6\.94 bits\/weight as stored\)/)
   assert.match(r.finding, /keeps the model closer to the original than Q4_0/)
   assert.match(r.finding, /No pair of bound-sweep runs brackets Q8_0's size/)
+  // Q4_0's nominal 4.5 bits/weight (rows of whole blocks) lies between 4.0 (0.11) and 6.0 (6e-3): t = 0.25.
+  const nominal = Math.exp(Math.log(0.11) + 0.25 * (Math.log(6e-3) - Math.log(0.11)))
+  assert.equal(q4.nominalBitsPerWeight, 4.5)
+  assert.ok(Math.abs(q4.lossyKldAtNominal! - nominal) < 1e-12)
+  assert.equal(q8.lossyKldAtNominal, undefined)
+  assert.match(
+    r.finding,
+    new RegExp(`Even at Q4_0's nominal 4.5 bits/weight .* reaches ${nominal.toExponential(2)} \\(`),
+  )
   assert.match(
     r.finding,
     /smallest lossy variant at least as close as Q8_0 \(abs 0\.001\) takes 8\.00 bits\/weight, 21 % less/,

@@ -335,7 +335,8 @@ Status decodeQuantized(ByteReader& r, uint64_t n, const ChunkParams& p, uint8_t*
   }
   const uint32_t A = uint32_t(models[0].alphabet());
   if (A < 1) return Status::CorruptChunk;
-  std::vector<uint8_t> ctx;
+  std::vector<uint8_t> ctx;       // per element, only when blocks are not a multiple of 4 long
+  std::vector<uint8_t> blockCls;  // per block
   if (K > 1) {
     const uint64_t clen = r.varint();
     const uint8_t* cp = r.take(clen);
@@ -347,8 +348,11 @@ Status decodeQuantized(ByteReader& r, uint64_t n, const ChunkParams& p, uint8_t*
     if (s != Status::Ok) return s;
     s = cdec.decode(cp, clen, nb, nullptr, cls.data());
     if (s != Status::Ok) return s;
-    ctx.resize(n);
-    for (uint64_t i = 0; i < n; i++) ctx[i] = uint8_t(cls[i / blockSize]);  // < K: the class model has K symbols
+    blockCls.assign(cls.begin(), cls.end());  // < K: the class model has K symbols
+    if (blockSize % entropy::kLanes != 0) {
+      ctx.resize(n);
+      for (uint64_t i = 0; i < n; i++) ctx[i] = blockCls[i / blockSize];
+    }
   }
   const uint64_t slen = r.varint();
   const uint8_t* sp = r.take(slen);
@@ -379,7 +383,12 @@ Status decodeQuantized(ByteReader& r, uint64_t n, const ChunkParams& p, uint8_t*
     const Status s = dec.init(models.data(), K);
     if (s != Status::Ok) return s;
   }
-  const uint8_t* ctxp = K > 1 ? ctx.data() : nullptr;
+  const bool byBlocks = K > 1 && ctx.empty();
+  const uint8_t* ctxp = K > 1 && !byBlocks ? ctx.data() : nullptr;
+  auto runDecoder = [&](auto& sink) -> Status {
+    if (byBlocks) return dec.decodeBlocks(sp, slen, n, blockSize, blockCls.data(), sink);
+    return ctxp ? dec.decodeWith<true>(sp, slen, n, ctxp, sink) : dec.decodeWith<false>(sp, slen, n, nullptr, sink);
+  };
   if (kind == predictor::kNone && !kScaled) {
     // Fast path: every symbol maps to one fixed dtype value, written as the symbol is decoded.
     std::vector<Bits> lut(A);
@@ -398,16 +407,21 @@ Status decodeQuantized(ByteReader& r, uint64_t n, const ChunkParams& p, uint8_t*
     std::vector<Bits> tmp(aligned ? 0 : n);
     Bits* dst = aligned ? reinterpret_cast<Bits*>(out) : tmp.data();
     LutSink sink{lut.data(), dst};
-    const Status s = ctxp ? dec.decodeWith<true>(sp, slen, n, ctxp, sink) : dec.decodeWith<false>(sp, slen, n, nullptr, sink);
+    const Status s = runDecoder(sink);
     if (s != Status::Ok) return s;
-    const uint64_t sentinels = countEqual(dst, n, kSentinel);
-    if (sentinels != escCount) return Status::CorruptChunk;
+    // With no stored escapes a stray escape symbol leaves a sentinel in the output, which the chunk checksum
+    // then rejects; with escapes the count must match exactly before they are placed.
+    if (escCount > 0 && countEqual(dst, n, kSentinel) != escCount) return Status::CorruptChunk;
     for (uint64_t i = 0; i < n && e < escCount; i++)
       if (dst[i] == kSentinel) dst[i] = loadLE<Bits>(escBytes + e++ * B);
     if (!aligned && n) std::memcpy(out, tmp.data(), n * B);
   } else {
     std::vector<uint16_t> sym(n);
-    Status s = dec.decode(sp, slen, n, ctxp, sym.data());
+    struct ArraySink {
+      uint16_t* out;
+      void operator()(size_t i, uint16_t v) { out[i] = v; }
+    } arraySink{sym.data()};
+    const Status s = runDecoder(arraySink);
     if (s != Status::Ok) return s;
     std::vector<int64_t> q(n);
     constexpr int64_t kClamp = int64_t(1) << 31;

@@ -4,6 +4,7 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <cstdint>
 #include <cstring>
 #include <type_traits>
 #include <vector>
@@ -55,10 +56,16 @@ class Decoder {
   // same pass).
   template <bool kCtx, class Sink>
   Status decodeWith(const uint8_t* p, size_t len, size_t n, const uint8_t* ctx, Sink&& sink) const;
+  // Block contexts: symbols [b·blockSize, (b+1)·blockSize) use model blockClass[b]; blockSize must be a
+  // multiple of 4 (the lane count) so that model switches fall between rounds. Faster than per-symbol ctx.
+  template <class Sink>
+  Status decodeBlocks(const uint8_t* p, size_t len, size_t n, size_t blockSize, const uint8_t* blockClass,
+                      Sink&& sink) const;
 
  private:
   template <bool kCtx, uint32_t kSB, bool kPacked, class Sink>
-  Status decodeImpl(const uint8_t* p, size_t len, size_t n, const uint8_t* ctx, Sink& sink) const;
+  Status decodeImpl(const uint8_t* p, size_t len, size_t n, const uint8_t* ctx, Sink& sink, size_t blockSize = 0,
+                    const uint8_t* blockClass = nullptr) const;
   // Single-model streams with at most 256 symbols and scaleBits <= 12 also get one 32-bit entry per slot:
   // symbol (8 bits) | freq − 1 (12 bits) | slot − cum (12 bits), so a step costs one table load.
   std::vector<uint32_t> packed_;
@@ -70,7 +77,8 @@ class Decoder {
 
 
 template <bool kCtx, uint32_t kSB, bool kPacked, class Sink>
-Status Decoder::decodeImpl(const uint8_t* p, size_t len, size_t n, const uint8_t* ctx, Sink& outerSink) const {
+Status Decoder::decodeImpl(const uint8_t* p, size_t len, size_t n, const uint8_t* ctx, Sink& outerSink,
+                           size_t blockSize, const uint8_t* blockClass) const {
   if (len < 4 * kLanes || (len & 1)) return Status::CorruptChunk;
   // A private copy: no store the sink makes can alias it, so its fields stay in registers.
   Sink sink(outerSink);
@@ -88,6 +96,16 @@ Status Decoder::decodeImpl(const uint8_t* p, size_t len, size_t n, const uint8_t
   const uint32_t* fc = freqCum_.data();
   const uint32_t* off = offset_.data();
   const uint32_t* packed = packed_.data();
+  // Block mode: point slot/fc at the current block's model at each block start.
+  size_t nextBlock = blockClass ? 0 : SIZE_MAX, block = 0;
+  auto switchModel = [&](size_t i) {
+    if (i == nextBlock) {
+      const uint32_t c = blockClass[block++];
+      slot = slot_.data() + (size_t(c) << sb);
+      fc = freqCum_.data() + offset_[c];
+      nextBlock += blockSize;
+    }
+  };
   // One decoding step; kChecked guards the renormalisation read (only needed near the end of the stream).
   auto step = [&](auto checked, uint32_t& st, size_t i) {
     const uint32_t sl = st & mask;
@@ -126,6 +144,7 @@ Status Decoder::decodeImpl(const uint8_t* p, size_t len, size_t n, const uint8_t
   uint32_t x0 = x[0], x1 = x[1], x2 = x[2], x3 = x[3];
   size_t i = 0;
   for (; i + kLanes <= n; i += kLanes) {
+    switchModel(i);
     if (end - p >= 2 * kLanes) {  // a round reads at most one word per lane
       step(Unchecked{}, x0, i);
       step(Unchecked{}, x1, i + 1);
@@ -142,6 +161,7 @@ Status Decoder::decodeImpl(const uint8_t* p, size_t len, size_t n, const uint8_t
       }
     }
   }
+  if (i < n) switchModel(i);
   if (i < n) step(Checked{}, x0, i++);
   if (i < n) step(Checked{}, x1, i++);
   if (i < n) step(Checked{}, x2, i++);
@@ -149,6 +169,18 @@ Status Decoder::decodeImpl(const uint8_t* p, size_t len, size_t n, const uint8_t
   if (p != end) return Status::CorruptChunk;
   if (x0 != kL || x1 != kL || x2 != kL || x3 != kL) return Status::CorruptChunk;
   return Status::Ok;
+}
+
+template <class Sink>
+Status Decoder::decodeBlocks(const uint8_t* p, size_t len, size_t n, size_t blockSize, const uint8_t* blockClass,
+                             Sink&& sink) const {
+  if (blockSize == 0 || blockSize % kLanes != 0) return Status::CorruptChunk;
+  switch (scaleBits_) {
+    case 12: return decodeImpl<false, 12, false>(p, len, n, nullptr, sink, blockSize, blockClass);
+    case 13: return decodeImpl<false, 13, false>(p, len, n, nullptr, sink, blockSize, blockClass);
+    case 14: return decodeImpl<false, 14, false>(p, len, n, nullptr, sink, blockSize, blockClass);
+    default: return decodeImpl<false, 0, false>(p, len, n, nullptr, sink, blockSize, blockClass);
+  }
 }
 
 template <bool kCtx, class Sink>

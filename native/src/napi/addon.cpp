@@ -116,6 +116,33 @@ Napi::Value Decompress(const Napi::CallbackInfo& info) {
   return Napi::Uint8Array::New(env, ab.ByteLength(), ab, 0);
 }
 
+// decompressChunkInto(input, params, elementCount, target): decodes straight into target (a Uint8Array of exactly
+// elementCount × dtypeBytes bytes), saving an allocation and a copy per chunk for whole-tensor decoding.
+Napi::Value DecompressInto(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const uint8_t* data;
+  size_t len;
+  ChunkParams p;
+  sp::Fp8Scales g;
+  if (info.Length() < 4 || !readBytes(info[0], data, len) || !info[1].IsObject() ||
+      !readParams(info[1].As<Napi::Object>(), p, g) || !info[2].IsNumber() || !info[3].IsTypedArray())
+    return throwCodec(env, Status::BadParams, "decompressChunkInto: expected (Uint8Array, params, elementCount, Uint8Array)");
+  const double count = info[2].As<Napi::Number>().DoubleValue();
+  if (!validCount(count) || count > double(sp::kMaxChunkElements))
+    return throwCodec(env, Status::BadParams, "decompressChunkInto: invalid element count");
+  Napi::TypedArray ta = info[3].As<Napi::TypedArray>();
+  if (ta.TypedArrayType() != napi_uint8_array) return throwCodec(env, Status::BadParams, "decompressChunkInto: target must be a Uint8Array");
+  Napi::Uint8Array target = ta.As<Napi::Uint8Array>();
+  const uint64_t n = uint64_t(count);
+  if (target.ByteLength() != n * sp::dtypeBytes(p.dtype))
+    return throwCodec(env, Status::BadParams, "decompressChunkInto: target length differs from elementCount × dtype size");
+  if (data == target.Data() || (data < target.Data() + target.ByteLength() && target.Data() < data + len))
+    return throwCodec(env, Status::BadParams, "decompressChunkInto: input and target overlap");
+  const Status s = sp::decodeChunk(data, len, p, n, target.Data());
+  if (s != Status::Ok) return throwCodec(env, s);
+  return env.Undefined();
+}
+
 Napi::Value MaxSize(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() < 2 || !info[0].IsNumber() || !info[1].IsNumber())
@@ -129,6 +156,7 @@ Napi::Value MaxSize(const Napi::CallbackInfo& info) {
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("compressChunk", Napi::Function::New(env, Compress, "compressChunk"));
   exports.Set("decompressChunk", Napi::Function::New(env, Decompress, "decompressChunk"));
+  exports.Set("decompressChunkInto", Napi::Function::New(env, DecompressInto, "decompressChunkInto"));
   exports.Set("maxCompressedChunkSize", Napi::Function::New(env, MaxSize, "maxCompressedChunkSize"));
   exports.Set("codecVersion", Napi::Number::New(env, sp::kCodecVersion));
   return exports;

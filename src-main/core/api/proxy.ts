@@ -88,7 +88,9 @@ export function serveApi(service: ApiService, transport: Transport): () => void 
         }
       })()
     } else if (m.t === 'sub') {
-      if (!isApiEvent(m.event) || subs.has(id)) return
+      if (!isApiEvent(m.event)) return
+      // A reloaded page numbers its requests from 1 again: a reused id replaces the old subscription.
+      subs.get(id)?.()
       const event = m.event
       const subscribe = service[event] as (l: (payload: unknown) => void) => Unsubscribe
       subs.set(

@@ -2,13 +2,15 @@
 // Electron main process, the browser bridge and the tests all use this one implementation.
 import { randomUUID } from 'node:crypto'
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs'
-import { homedir, tmpdir } from 'node:os'
+import { homedir } from 'node:os'
 import { basename, join, resolve } from 'node:path'
 import {
   buildInventory,
   type Inventory as CoreInventory,
   classifyTensor,
+  decodeToFloat64,
   type InventoryTensor,
+  isNumericDtype,
   type ModelInfo,
   openModel,
 } from '../model'
@@ -97,11 +99,6 @@ const CONFIG_FIELDS = [
   'n_routed_experts',
 ]
 
-/** "not available yet" for an engine piece that is missing from this build. */
-export function notAvailable(what: string): ApiError {
-  return new ApiError('NOT_AVAILABLE', `${what} is not available yet in this build of ShardPress.`)
-}
-
 function summaryOf(info: ModelInfo): ModelSummary {
   const byDtype = new Map<string, { dtype: string; tensors: number; params: number; bytes: number }>()
   let params = 0
@@ -165,13 +162,25 @@ function rowOf(t: InventoryTensor): TensorRow {
   }
 }
 
-function tuneTensorOf(t: InventoryTensor): TuneTensor {
+function tuneTensorOf(t: InventoryTensor, blockScales?: Map<string, BlockGrid>, headerShare = 0): TuneTensor {
   const s = t.stats
+  const grid = t.scaleTensor ? blockScales?.get(t.scaleTensor) : undefined
+  const cols = t.shape[t.shape.length - 1] ?? 1
   return {
+    ...(grid && s
+      ? {
+          sampleScale: s.sampleIndex.map((i) => {
+            const r = Math.floor(i / cols)
+            const c = i % cols
+            return grid.scales[Math.floor(r / grid.blockRows) * grid.scaleCols + Math.floor(c / grid.blockCols)] ?? 1
+          }),
+        }
+      : {}),
     name: t.name,
     dtype: t.dtype,
     group: t.group,
     role: t.role,
+    overheadBytes: Buffer.byteLength(t.name) + headerShare,
     elementCount: t.elementCount,
     bytes: t.bytes,
     min: s?.min ?? 0,
@@ -179,6 +188,50 @@ function tuneTensorOf(t: InventoryTensor): TuneTensor {
     std: s?.std ?? 0,
     sample: s?.sample ?? [],
   }
+}
+
+/** An FP8 weight's block-scale grid (DeepSeek-V3: one F32 per 128×128 block). */
+interface BlockGrid {
+  blockRows: number
+  blockCols: number
+  scaleCols: number
+  scales: Float64Array
+}
+
+/** Reads the block scales of every FP8 weight that has them, so estimates know each sample's FP8 grid. */
+async function readBlockScales(info: ModelInfo, tensors: InventoryTensor[]): Promise<Map<string, BlockGrid>> {
+  const out = new Map<string, BlockGrid>()
+  const q = info.config?.quantization_config as { weight_block_size?: unknown } | undefined
+  const pref = Array.isArray(q?.weight_block_size) ? (q.weight_block_size as number[]) : []
+  // The same rule as the inventory's: the configured block size, else the usual sizes that fit the grid.
+  const fit = (n: number, grid: number, preferred?: number) =>
+    [preferred, 128, 64, 32, 256, 16, 512, 1024].find(
+      (b) => typeof b === 'number' && b > 0 && Math.ceil(n / b) === grid,
+    )
+  const work: (() => Promise<void>)[] = []
+  for (const t of tensors) {
+    const name = t.scaleTensor
+    if (!name || t.shape.length !== 2) continue
+    const scale = info.tensor(name)
+    if (scale?.shape.length !== 2 || !isNumericDtype(scale.dtype)) continue
+    const [rows, cols] = t.shape as [number, number]
+    const [sr, sc] = scale.shape as [number, number]
+    const blockRows = fit(rows, sr, pref[0])
+    const blockCols = fit(cols, sc, pref[1])
+    if (blockRows === undefined || blockCols === undefined) continue
+    const dtype = scale.dtype
+    work.push(async () => {
+      const raw = await info.store.locate(name).shard.read(name)
+      out.set(name, { blockRows, blockCols, scaleCols: sc, scales: decodeToFloat64(dtype, raw) })
+    })
+  }
+  // Tens of thousands of small reads (DeepSeek-V3): keep a few dozen in flight.
+  let next = 0
+  const lane = async () => {
+    while (next < work.length) await work[next++]!()
+  }
+  await Promise.all(Array.from({ length: Math.min(32, work.length) }, lane))
+  return out
 }
 
 const safeName = (s: string) => s.replace(/[^A-Za-z0-9._-]+/g, '_').slice(0, 80)
@@ -252,7 +305,12 @@ export function createShardPressService(opts: ServiceOptions): ApiService {
   async function prepared(path: string): Promise<{ model: OpenedModel; prepared: PreparedTensors }> {
     const model = await opened(path)
     model.prepared ??= inventoryOf(model)
-      .then((inv) => prepareTensorsAsync(inv.tensors.map(tuneTensorOf)))
+      .then(async (inv) => {
+        const grids = await readBlockScales(model.info, inv.tensors)
+        // The container keeps each shard's original header: share its bytes out over the shard's tensors.
+        const share = new Map(model.info.shards.map((s) => [s.file, s.headerBytes / Math.max(1, s.tensors)]))
+        return prepareTensorsAsync(inv.tensors.map((t) => tuneTensorOf(t, grids, share.get(t.shard) ?? 0)))
+      })
       .catch((err) => {
         model.prepared = undefined
         throw err
@@ -776,8 +834,6 @@ export function createShardPressService(opts: ServiceOptions): ApiService {
 export function defaultWorkDir(): string {
   return process.env.SHARDPRESS_HOME ?? join(homedir(), 'ShardPress')
 }
-
-export const scratchDir = (): string => join(tmpdir(), 'shardpress')
 
 /** A short plain text for perplexity when the user gives none (written for ShardPress; simple story English). */
 const BUILTIN_TEXT = `Once upon a time, a little girl named Mia lived in a small house near the woods. Every morning she went

@@ -43,6 +43,7 @@ interface NativeParams {
 interface NativeCodec {
   compressChunk(input: Uint8Array, p: NativeParams): Uint8Array
   decompressChunk(input: Uint8Array, p: NativeParams, elementCount: number): Uint8Array
+  decompressChunkInto(input: Uint8Array, p: NativeParams, elementCount: number, target: Uint8Array): void
   maxCompressedChunkSize(elementCount: number, dtype: number): number
   codecVersion: number
 }
@@ -119,6 +120,23 @@ export function decompressChunk(input: Uint8Array, p: ChunkCodecParams, elementC
   }
 }
 
+/**
+ * Like decompressChunk, but decodes straight into target, which must be exactly elementCount × dtype bytes
+ * (e.g. a subarray of the whole tensor's buffer). On error target's contents are unspecified.
+ */
+export function decompressChunkInto(
+  input: Uint8Array,
+  p: ChunkCodecParams,
+  elementCount: number,
+  target: Uint8Array,
+): void {
+  try {
+    addon().decompressChunkInto(input, toNative(p), elementCount, target)
+  } catch (err) {
+    rethrow(err)
+  }
+}
+
 /** Hard upper bound of compressChunk's output for a chunk of elementCount elements. */
 export function maxCompressedChunkSize(elementCount: number, dtype: CodecDtype): number {
   return 12 + elementCount * DTYPE_BYTES[dtype]
@@ -174,12 +192,42 @@ function fp8Value(code: number, ebits: number, mbits: number): number {
   return sign * (1 + m / (1 << mbits)) * 2 ** (e - bias)
 }
 
+const valueTables: Partial<Record<CodecDtype, Float64Array>> = {}
+/** Every value of a 16-bit dtype by code; NaN and ±Inf entries are NaN so that range scans skip them. */
+function sixteenBitValues(dtype: 'BF16' | 'F16'): Float64Array {
+  let t = valueTables[dtype]
+  if (!t) {
+    t = new Float64Array(65536)
+    const bytes = new Uint8Array(2)
+    const read = valueReader(dtype, bytes)
+    for (let c = 0; c < 65536; c++) {
+      bytes[0] = c & 0xff
+      bytes[1] = c >> 8
+      const v = read(0)
+      t[c] = Number.isFinite(v) ? v : Number.NaN
+    }
+    valueTables[dtype] = t
+  }
+  return t
+}
+
 /** Min and max of the finite (dequantized, for FP8 with scales) values of a tensor. */
 export function finiteRange(dtype: CodecDtype, bytes: Uint8Array, fp8?: Fp8BlockScales): { min: number; max: number } {
-  const read = valueReader(dtype, bytes)
   const n = bytes.byteLength / DTYPE_BYTES[dtype]
   let min = Number.POSITIVE_INFINITY
   let max = Number.NEGATIVE_INFINITY
+  if ((dtype === 'BF16' || dtype === 'F16') && !fp8 && bytes.byteOffset % 2 === 0) {
+    // 16-bit dtypes: one table of all 65,536 values, then a tight scan (a REL bound needs the whole range).
+    const table = sixteenBitValues(dtype)
+    const codes = new Uint16Array(bytes.buffer, bytes.byteOffset, n)
+    for (let i = 0; i < n; i++) {
+      const v = table[codes[i] ?? 0] ?? Number.NaN
+      if (v < min) min = v
+      if (v > max) max = v
+    }
+    return { min, max }
+  }
+  const read = valueReader(dtype, bytes)
   for (let i = 0; i < n; i++) {
     let v = read(i)
     if (fp8) {
@@ -274,7 +322,7 @@ export function decompressTensor(c: TensorDecodeInput): Uint8Array {
     const count = c.chunkElements[k] ?? 0
     const p: ChunkCodecParams = { dtype: c.dtype, mode, eb: c.eb, rowLength, firstElement: first }
     if (c.fp8) p.fp8 = c.fp8
-    out.set(decompressChunk(chunk, p, count), first * width)
+    decompressChunkInto(chunk, p, count, out.subarray(first * width, (first + count) * width))
     first += count
   })
   return out

@@ -16,6 +16,11 @@ import {
   samplePositions,
   scanValues,
 } from './stats'
+import { statsKernel } from './stats-native'
+
+/** SHARDPRESS_STATS_MMAP=0 reads FP8 weights through a buffer instead of mapping them (comparison, or a platform
+ * where mapping misbehaves). */
+const MAP_FILES = process.env.SHARDPRESS_STATS_MMAP !== '0'
 
 export interface StatsJob {
   path: string
@@ -44,19 +49,26 @@ export interface StatsTask {
 export class PieceReader {
   private buf: Uint8Array
   private fds = new Map<string, number>()
+  private counts = new Uint32Array(0)
 
   constructor(size: number) {
     this.buf = new Uint8Array(new ArrayBuffer(size))
   }
 
-  read(path: string, position: number, length: number): Uint8Array {
-    if (this.buf.byteLength < length) this.buf = new Uint8Array(new ArrayBuffer(length))
+  /** The open file descriptor of `path` (kept open for later pieces). */
+  fd(path: string): number {
     let fd = this.fds.get(path)
     if (fd === undefined) {
       if (this.fds.size >= 8) this.closeAll()
       fd = openSync(path, 'r')
       this.fds.set(path, fd)
     }
+    return fd
+  }
+
+  read(path: string, position: number, length: number): Uint8Array {
+    if (this.buf.byteLength < length) this.buf = new Uint8Array(new ArrayBuffer(length))
+    const fd = this.fd(path)
     let done = 0
     while (done < length) {
       const n = readSync(fd, this.buf, done, length - done, position + done)
@@ -69,6 +81,17 @@ export class PieceReader {
       done += n
     }
     return this.buf.subarray(0, length)
+  }
+
+  /**
+   * A zeroed count table of `size` entries, reused from job to job: for counts that are finished in this thread
+   * (a fresh table of up to a megabyte per tensor drives garbage collection in the workers).
+   */
+  scratchCounts(size: number): Uint32Array {
+    if (this.counts.length < size) this.counts = new Uint32Array(size)
+    const t = this.counts.subarray(0, size)
+    t.fill(0)
+    return t
   }
 
   closeAll(): void {
@@ -99,6 +122,11 @@ function scanJob(job: StatsJob, reader: PieceReader, readBytes: number, onBytes?
   const sample: SamplePart = { index: positions, value: [] }
   let si = 0
   const { blocks } = job
+  // A whole-tensor job is finished by runStatsJob right here, so its counts can live in the reader's scratch table.
+  const counterOf = (size: number) =>
+    job.start === 0 && job.end === job.elements && statsKernel()
+      ? new CodeCounter(size, 1, [reader.scratchCounts(size)])
+      : CodeCounter.forKernel(size)
 
   if (job.start === 0 && job.end === job.elements && job.elements <= EXACT_LIMIT) {
     const bytes = reader.read(job.path, job.dataOffset, job.elements * bpe)
@@ -123,24 +151,53 @@ function scanJob(job: StatsJob, reader: PieceReader, readBytes: number, onBytes?
     const rowEnd = Math.ceil(job.end / cols)
     const blockRowStart = Math.floor(rowStart0 / blockRows)
     const blockRowEnd = Math.ceil(rowEnd / blockRows)
-    const counter = CodeCounter.forKernel((blockRowEnd - blockRowStart) * scaleCols * 256)
+    const counter = counterOf((blockRowEnd - blockRowStart) * scaleCols * 256)
     // Whole block rows per read where they fit, so counting can go block by block.
     const fit = Math.floor(readBytes / cols)
     const rowsPerPiece = fit >= blockRows ? fit - (fit % blockRows) : Math.max(1, fit)
+    const kernel = statsKernel()
+    const sampleValue = (p: number, code: number) => {
+      const row = Math.floor(p / cols)
+      const col = p % cols
+      return table[code] * blocks.scales[Math.floor(row / blockRows) * scaleCols + Math.floor(col / blockCols)]
+    }
     for (let r = rowStart0; r < rowEnd; r += rowsPerPiece) {
       const nRows = Math.min(rowsPerPiece, rowEnd - r)
-      const bytes = reader.read(job.path, job.dataOffset + r * cols, nRows * cols)
-      countBlockCodes(bytes, r, cols, blocks, blockRowStart, counter)
       const first = r * cols
       const last = first + nRows * cols
-      while (si < positions.length && positions[si] < last) {
-        const e = positions[si] - first
-        const row = Math.floor(positions[si] / cols)
-        const col = positions[si] % cols
-        const scale = blocks.scales[Math.floor(row / blockRows) * scaleCols + Math.floor(col / blockCols)]
-        sample.value.push(table[bytes[e]] * scale)
-        si++
+      let sj = si
+      while (sj < positions.length && positions[sj] < last) sj++
+      if (kernel && MAP_FILES) {
+        // Mapped rather than read where the platform allows: no copy of the piece through a buffer.
+        const offsets = new Float64Array(sj - si)
+        for (let k = si; k < sj; k++) offsets[k - si] = positions[k] - first
+        const codes = new Uint8Array(offsets.length)
+        const fd = reader.fd(job.path)
+        if (
+          kernel.countBlockCodesAt(
+            fd,
+            job.dataOffset + first,
+            nRows,
+            r,
+            cols,
+            blockRows,
+            blockCols,
+            scaleCols,
+            blockRowStart,
+            counter.lanes[0]!,
+            offsets,
+            codes,
+          )
+        ) {
+          for (let k = si; k < sj; k++) sample.value.push(sampleValue(positions[k], codes[k - si]))
+          si = sj
+          onBytes?.(nRows * cols)
+          continue
+        }
       }
+      const bytes = reader.read(job.path, job.dataOffset + first, nRows * cols)
+      countBlockCodes(bytes, r, cols, blocks, blockRowStart, counter)
+      for (; si < sj; si++) sample.value.push(sampleValue(positions[si], bytes[positions[si] - first]))
       onBytes?.(bytes.length)
     }
     return { kind: 'blocks', start: job.start, end: job.end, blockRowStart, counts: counter.total(), sample }
@@ -149,7 +206,7 @@ function scanJob(job: StatsJob, reader: PieceReader, readBytes: number, onBytes?
   const perPiece = Math.max(1, Math.floor(readBytes / bpe))
   if (hasCodeTable(job.dtype)) {
     const table = codeTable(job.dtype)
-    const counter = CodeCounter.forKernel(table.length)
+    const counter = counterOf(table.length)
     for (let e = job.start; e < job.end; e += perPiece) {
       const n = Math.min(perPiece, job.end - e)
       const codes = codesOf(job.dtype, reader.read(job.path, job.dataOffset + e * bpe, n * bpe))

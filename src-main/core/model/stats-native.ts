@@ -6,7 +6,7 @@ import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
 
 /** Version the TypeScript side expects (the addon exports `statsKernelVersion`). */
-const KERNEL_VERSION = 1
+const KERNEL_VERSION = 2
 
 export interface StatsKernel {
   /** Adds the little-endian codes of `bytes` (1 or 2 bytes each) to `counts` (256 or 65536 bins). */
@@ -22,6 +22,25 @@ export interface StatsKernel {
     blockRowStart: number,
     counts: Uint32Array,
   ): void
+  /**
+   * countBlockCodes over `rows` whole rows at byte `position` of the open file `fd`, mapped instead of read, also
+   * storing the codes at the byte offsets `samples` (relative to `position`) into `codes`. Returns false, having
+   * done nothing, where mapping is unavailable (not Linux, mmap refused, file shorter than the range).
+   */
+  countBlockCodesAt(
+    fd: number,
+    position: number,
+    rows: number,
+    rowStart: number,
+    cols: number,
+    blockRows: number,
+    blockCols: number,
+    scaleCols: number,
+    blockRowStart: number,
+    counts: Uint32Array,
+    samples: Float64Array,
+    codes: Uint8Array,
+  ): boolean
   /** out = [finite, sum, min, max, zeros, nan, +inf, −inf] of values[start, end). */
   scanPass1(values: Float32Array | Float64Array, start: number, end: number, out: Float64Array): void
   /** Adds finite values[start, end) to the fine histogram; returns their squared deviations from `mean`. */
@@ -33,6 +52,28 @@ export interface StatsKernel {
     lo: number,
     inv: number,
     counts: Float64Array,
+  ): number
+  /** Pass 1 of a block-scaled FP8 finish: acc = [finite, sum, min, max, zeros, nan, +inf, −inf], continued. */
+  blockPass1(
+    counts: Uint32Array,
+    blockRowStart: number,
+    scaleCols: number,
+    scales: Float32Array,
+    table: Float64Array,
+    acc: Float64Array,
+  ): void
+  /** Pass 2: adds to `hist` and returns `m2` plus the squared deviations from `mean`. */
+  blockPass2(
+    counts: Uint32Array,
+    blockRowStart: number,
+    scaleCols: number,
+    scales: Float32Array,
+    table: Float64Array,
+    mean: number,
+    min: number,
+    binScale: number,
+    m2: number,
+    hist: Float64Array,
   ): number
   statsKernelVersion: number
 }

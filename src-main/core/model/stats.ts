@@ -5,7 +5,7 @@
 // a fine power-of-two-aligned histogram that is re-binned at the end. The scans run in the native kernel when it is
 // built (stats-native.ts); the JavaScript versions here give identical results and serve as fallback and test oracle.
 import { codeTable, type NumericDtype } from './decode'
-import { statsKernel } from './stats-native'
+import { type StatsKernel, statsKernel } from './stats-native'
 
 export const HISTOGRAM_BINS = 64
 export const SAMPLE_SIZE = 4096
@@ -143,8 +143,10 @@ export class CodeCounter {
   constructor(
     readonly size: number,
     laneCount = 4,
+    /** Zeroed tables to count into instead of new ones (a worker reuses them for jobs whose counts stay local). */
+    lanes?: Uint32Array[],
   ) {
-    this.lanes = Array.from({ length: laneCount }, () => new Uint32Array(size))
+    this.lanes = lanes ?? Array.from({ length: laneCount }, () => new Uint32Array(size))
   }
 
   /** A counter with the lanes the current implementation needs. */
@@ -548,6 +550,34 @@ function concatExact(parts: PartialStats[]): Float64Array {
   return out
 }
 
+/** statsFromWeighted over the (code × block scale, count) pairs of block counts, in the native kernel. */
+function blockStatsNative(
+  k: StatsKernel,
+  elements: number,
+  parts: PartialStats[],
+  blocks: BlockScaleSpec,
+  table: Float64Array,
+): Omit<TensorStats, 'sample' | 'sampleIndex' | 'dequantized'> {
+  const { scaleCols, scales } = blocks
+  const acc = new Float64Array([0, 0, Infinity, -Infinity, 0, 0, 0, 0])
+  for (const p of parts) if (p.kind === 'blocks') k.blockPass1(p.counts, p.blockRowStart, scaleCols, scales, table, acc)
+  const [finite, sum, min, max, zeros, nan, posInf, negInf] = acc as unknown as number[]
+  const m: Moments = { finite, nan, posInf, negInf, zeros, min, max, mean: 0, m2: 0 }
+  let hist = new Array<number>(HISTOGRAM_BINS).fill(0)
+  if (m.finite > 0) {
+    m.mean = sum / m.finite
+    const span = m.max - m.min
+    const binScale = span > 0 ? HISTOGRAM_BINS / span : 0
+    const h = new Float64Array(HISTOGRAM_BINS)
+    for (const p of parts) {
+      if (p.kind !== 'blocks') continue
+      m.m2 = k.blockPass2(p.counts, p.blockRowStart, scaleCols, scales, table, m.mean, m.min, binScale, m.m2, h)
+    }
+    hist = Array.from(h)
+  }
+  return finishMoments(elements, m, hist)
+}
+
 /** Merges the partial results that together cover a tensor of `elements` values. */
 export function finishStats(
   dtype: NumericDtype,
@@ -576,28 +606,32 @@ export function finishStats(
   } else if (kind === 'blocks') {
     if (!blocks) throw new Error('block scales are missing')
     const table = codeTable(dtype)
-    let nnz = 0
-    for (const p of sorted)
-      if (p.kind === 'blocks') for (let i = 0; i < p.counts.length; i++) if (p.counts[i] !== 0) nnz++
-    const values = new Float64Array(nnz)
-    const counts = new Float64Array(nnz)
-    let k = 0
-    for (const p of sorted) {
-      if (p.kind !== 'blocks') continue
-      const nBlocks = p.counts.length >> 8
-      for (let b = 0; b < nBlocks; b++) {
-        const scale = blocks.scales[p.blockRowStart * blocks.scaleCols + b]!
-        const off = b << 8
-        for (let c = 0; c < 256; c++) {
-          const n = p.counts[off + c]!
-          if (n !== 0) {
-            values[k] = table[c]! * scale
-            counts[k++] = n
+    const k = statsKernel()
+    if (k) base = blockStatsNative(k, elements, sorted, blocks, table)
+    else {
+      let nnz = 0
+      for (const p of sorted)
+        if (p.kind === 'blocks') for (let i = 0; i < p.counts.length; i++) if (p.counts[i] !== 0) nnz++
+      const values = new Float64Array(nnz)
+      const counts = new Float64Array(nnz)
+      let k = 0
+      for (const p of sorted) {
+        if (p.kind !== 'blocks') continue
+        const nBlocks = p.counts.length >> 8
+        for (let b = 0; b < nBlocks; b++) {
+          const scale = blocks.scales[p.blockRowStart * blocks.scaleCols + b]!
+          const off = b << 8
+          for (let c = 0; c < 256; c++) {
+            const n = p.counts[off + c]!
+            if (n !== 0) {
+              values[k] = table[c]! * scale
+              counts[k++] = n
+            }
           }
         }
       }
+      base = statsFromWeighted(elements, values, counts)
     }
-    base = statsFromWeighted(elements, values, counts)
   } else {
     const m = emptyMoments()
     const fine = emptyFine()

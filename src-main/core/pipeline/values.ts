@@ -257,6 +257,25 @@ export function compareChunk(
   return acc
 }
 
+/** Range of a chunk's (dequantized) values, decoded block by block into a small scratch buffer. */
+export function chunkRange(bytes: Uint8Array, dtype: CodecDtype, firstElement = 0, fp8?: Fp8BlockScales): ValueRange {
+  if (dtype === 'F64') return valueRange(chunkValues(bytes, dtype, firstElement, fp8))
+  const width = dtype === 'F32' ? 4 : dtype === 'BF16' || dtype === 'F16' ? 2 : 1
+  const total = bytes.length / width
+  const BLOCK = 8192
+  const x = new Float64Array(Math.min(BLOCK, total))
+  const acc: ValueRange = { min: Number.POSITIVE_INFINITY, max: Number.NEGATIVE_INFINITY, nonFinite: 0 }
+  for (let start = 0; start < total; start += BLOCK) {
+    const n = Math.min(BLOCK, total - start)
+    decodeInto(bytes, dtype, start, n, firstElement, fp8, x)
+    const r = valueRange(x.subarray(0, n))
+    if (r.min < acc.min) acc.min = r.min
+    if (r.max > acc.max) acc.max = r.max
+    acc.nonFinite += r.nonFinite
+  }
+  return acc
+}
+
 let scratch16: Uint16Array | undefined
 
 /** Decodes elements [start, start + n) of a chunk into out. */

@@ -5,7 +5,7 @@ import { crc32 } from 'node:zlib'
 import { compressChunk, decompressChunk } from '../codec'
 import { errorReply } from '../util/workers'
 import type { CompressResult, DecompressResult, PipelineResult, PipelineTask, StatsResult } from './tasks'
-import { chunkValues, compareChunk, valueRange } from './values'
+import { chunkRange, compareChunk } from './values'
 
 /** A view that owns its whole ArrayBuffer, so it can be transferred without taking neighbours along. */
 function owned(u: Uint8Array): Uint8Array {
@@ -18,8 +18,7 @@ function run(task: PipelineTask): { result: PipelineResult; transfer: ArrayBuffe
   const t0 = performance.now()
   switch (task.kind) {
     case 'stats': {
-      const v = chunkValues(task.bytes, task.dtype, task.firstElement, task.fp8)
-      const result: StatsResult = { range: valueRange(v) }
+      const result: StatsResult = { range: chunkRange(task.bytes, task.dtype, task.firstElement, task.fp8) }
       return { result, transfer: [] }
     }
     case 'compress': {

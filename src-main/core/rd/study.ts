@@ -41,6 +41,9 @@ export interface RdResult {
     baselineKld: number
     lossyKld?: number
     lossyPplRatio?: number
+    /** The format's nominal size when every row is whole blocks (Q8_0 8.5, Q4_0 4.5), and the curve's KLD there. */
+    nominalBitsPerWeight?: number
+    lossyKldAtNominal?: number
   }[]
   finding: string
 }
@@ -168,6 +171,17 @@ export function compareAtBaselines(rows: RdRow[]): RdResult['atBaselineSize'] {
   const curve = rows
     .filter((r) => r.kind === 'lossy' && r.bound !== undefined && r.metrics.kld > 0)
     .sort((a, b) => a.bitsPerWeight - b.bitsPerWeight)
+  const at = (x: number, y: (r: RdRow) => number): number | undefined => {
+    for (let i = 0; i + 1 < curve.length; i++) {
+      const lo = curve[i]!
+      const hi = curve[i + 1]!
+      if (lo.bitsPerWeight <= x && x <= hi.bitsPerWeight && hi.bitsPerWeight > lo.bitsPerWeight) {
+        const t = (x - lo.bitsPerWeight) / (hi.bitsPerWeight - lo.bitsPerWeight)
+        return Math.exp(Math.log(y(lo)) + t * (Math.log(y(hi)) - Math.log(y(lo))))
+      }
+    }
+    return undefined
+  }
   return rows
     .filter((r) => r.kind === 'baseline')
     .map((b) => {
@@ -177,20 +191,23 @@ export function compareAtBaselines(rows: RdRow[]): RdResult['atBaselineSize'] {
         bitsPerWeight: x,
         baselineKld: b.metrics.kld,
       }
-      for (let i = 0; i + 1 < curve.length; i++) {
-        const lo = curve[i]!
-        const hi = curve[i + 1]!
-        if (lo.bitsPerWeight <= x && x <= hi.bitsPerWeight && hi.bitsPerWeight > lo.bitsPerWeight) {
-          const t = (x - lo.bitsPerWeight) / (hi.bitsPerWeight - lo.bitsPerWeight)
-          const lerpLog = (a: number, b2: number) => Math.exp(Math.log(a) + t * (Math.log(b2) - Math.log(a)))
-          out.lossyKld = lerpLog(lo.metrics.kld, hi.metrics.kld)
-          out.lossyPplRatio = lerpLog(lo.metrics.pplRatio, hi.metrics.pplRatio)
-          break
-        }
+      const kld = at(x, (r) => r.metrics.kld)
+      if (kld !== undefined) {
+        out.lossyKld = kld
+        out.lossyPplRatio = at(x, (r) => r.metrics.pplRatio)!
+      }
+      const nominal = NOMINAL_BITS[b.label]
+      if (nominal !== undefined && Math.abs(nominal - x) > 1e-3) {
+        out.nominalBitsPerWeight = nominal
+        const k = at(nominal, (r) => r.metrics.kld)
+        if (k !== undefined) out.lossyKldAtNominal = k
       }
       return out
     })
 }
+
+/** Bits per weight of the block formats when every row is whole 32-value blocks (32·b + 16 bits per block). */
+const NOMINAL_BITS: Record<string, number> = { Q8_0: 8.5, Q4_0: 4.5 }
 
 /** The plain-language answer to "at the same size, does error-bounded compression stay closer than quantization?" */
 export function findingText(r: Pick<RdResult, 'rows' | 'atBaselineSize'>): string {
@@ -211,6 +228,12 @@ export function findingText(r: Pick<RdResult, 'rows' | 'atBaselineSize'>): strin
         (f < 1
           ? `it keeps the model closer to the original than ${b.label}.`
           : `${b.label} keeps the model closer to the original.`)
+      if (at.lossyKldAtNominal !== undefined) {
+        const g = at.lossyKldAtNominal / Math.max(b.metrics.kld, 1e-30)
+        s +=
+          ` Even at ${b.label}'s nominal ${at.nominalBitsPerWeight} bits/weight (some rows of this model are not whole ` +
+          `blocks, so llama.cpp stores them in F16) it reaches ${fmt(at.lossyKldAtNominal)} (${g.toFixed(2)}× ${b.label}'s).`
+      }
     } else {
       s = `No pair of bound-sweep runs brackets ${b.label}'s size (${b.bitsPerWeight.toFixed(2)} bits/weight), so there is no same-size comparison.`
     }

@@ -262,8 +262,10 @@ export async function autoTune(o: TuneOptions): Promise<TuneResult> {
   }
   // Keep the compressed model of the winners only; every candidate keeps its manifest and metrics.
   const keep = new Set([(best as TuneResult['best'])?.runDir, (bestGlobal as TuneResult['bestGlobal'])?.runDir])
+  // Runs borrowed from `measured` belong to their study and stay untouched.
+  const borrowed = new Set(o.measured ?? [])
   for (const p of points.values())
-    if (!keep.has(p.run)) rmSync(join(p.runDir, 'model'), { recursive: true, force: true })
+    if (!keep.has(p.runDir) && !borrowed.has(p)) rmSync(join(p.runDir, 'model'), { recursive: true, force: true })
   const result: TuneResult = {
     model: resolve(o.model),
     outDir,

@@ -303,8 +303,10 @@ export async function writeReport(dir: string, input: ReportInput): Promise<Repo
     ...(input.model.params ? [['parameters', input.model.params.toLocaleString('en-US')] as [string, string]] : []),
     ['evaluation text', input.textSource],
     [
-      'perplexity protocol',
-      `llama-perplexity chunks of ${rd.ctx} tokens, ${rd.chunks} chunks, ${rd.tokens} scored tokens`,
+      'scoring',
+      rd.method === 'documents'
+        ? `${rd.chunks} documents, each BOS + text cut to ${rd.ctx} tokens, every position scored: ${rd.tokens} predicted tokens`
+        : `llama-perplexity chunks of ${rd.ctx} tokens (second half scored), ${rd.chunks} chunks: ${rd.tokens} predicted tokens`,
     ],
     ['original perplexity', f(rd.referencePpl)],
     ...(input.facts ?? []),

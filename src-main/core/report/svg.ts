@@ -146,7 +146,7 @@ export function lineChartSvg(c: LineChart): string {
     if (!ok({ x: v.x, y: c.yLog ? 1 : 0 })) continue
     const x = num(X.map(v.x))
     body.push(`<line x1="${x}" y1="${y0}" x2="${x}" y2="${y1}" stroke="#777" stroke-dasharray="2 3"/>`)
-    body.push(`<text x="${x + 3}" y="${y1 + 12}" fill="#555" font-size="10">${escapeXml(v.label)}</text>`)
+    body.push(`<text x="${x + 3}" y="${y0 - 6}" fill="#555" font-size="10">${escapeXml(v.label)}</text>`)
   }
   c.series.forEach((s) => {
     const pts = s.points.filter(ok).sort((a, b) => a.x - b.x)

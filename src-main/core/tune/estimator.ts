@@ -15,6 +15,11 @@ export interface TuneTensor {
   std: number
   /** Values decoded from the tensor (dequantized for FP8 with block scales). */
   sample: ArrayLike<number>
+  /** For FP8 with block scales: each sample value's block scale (the dtype grid is code × scale). */
+  sampleScale?: ArrayLike<number>
+  /** Container bytes this tensor costs besides its coded data that depend on the model (its name, its entry in
+   *  the original header kept verbatim); the fixed part is in the calibration. */
+  overheadBytes?: number
 }
 
 export type EstimateMode = 'lossless' | 'abs' | 'rel' | 'raw'
@@ -44,7 +49,7 @@ export const DEFAULT_CALIBRATION: Calibration = {
   lossyFactor: 0.97,
   lossyFloorBits: 0.02,
   losslessFactor: 1.0,
-  perTensorBytes: 96,
+  perTensorBytes: 150,
   tableBitsPerSymbol: 3,
   chunkElements: 1 << 21,
   perChunkBytes: 24,
@@ -145,14 +150,19 @@ const FLOAT_FORMAT: Record<string, { mant: number; minExp: number }> = {
   BF16: { mant: 7, minExp: -126 },
   F16: { mant: 10, minExp: -14 },
   F32: { mant: 23, minExp: -126 },
+  F8_E4M3: { mant: 3, minExp: -6 },
+  F8_E5M2: { mant: 2, minExp: -14 },
 }
 
-/** Spacing of the dtype's values around v (0 = treat as continuous: F64, and FP8 whose block scale is unknown). */
-function ulpOf(v: number, dtype: string): number {
+/** Spacing of the dtype's values around v, where values are codes × scale (scale 1 without FP8 block scales);
+ *  0 means continuous (F64). */
+function ulpOf(v: number, dtype: string, scale = 1): number {
   const f = FLOAT_FORMAT[dtype]
-  if (!f || v === 0) return f ? 2 ** (f.minExp - f.mant) : 0
-  const e = Math.max(Math.floor(Math.log2(Math.abs(v))), f.minExp)
-  return 2 ** (e - f.mant)
+  if (!f) return 0
+  const code = v / scale
+  if (code === 0) return 2 ** (f.minExp - f.mant) * scale
+  const e = Math.max(Math.floor(Math.log2(Math.abs(code))), f.minExp)
+  return 2 ** (e - f.mant) * scale
 }
 
 function roundHalfEven(x: number): number {
@@ -160,17 +170,31 @@ function roundHalfEven(x: number): number {
   return r - x === 0.5 && r % 2 !== 0 ? r - 1 : r
 }
 
-function strided(sample: ArrayLike<number>, max: number): Float64Array {
+/** Up to `max` finite sample values spread over the sample, sorted, with each value's dtype spacing. */
+function strided(t: TuneTensor, max: number): { values: Float64Array; ulps: Float64Array; codes: Float64Array } {
+  const sample = t.sample
   const n = sample.length
   const m = Math.min(n, max)
-  const out = new Float64Array(m)
   const step = n / m
-  let k = 0
+  const picked: number[] = []
   for (let i = 0; i < m; i++) {
-    const v = sample[Math.floor(i * step)]!
-    if (Number.isFinite(v)) out[k++] = v
+    const j = Math.floor(i * step)
+    if (Number.isFinite(sample[j]!)) picked.push(j)
   }
-  return out.subarray(0, k)
+  picked.sort((a, b) => sample[a]! - sample[b]!)
+  const values = new Float64Array(picked.length)
+  const ulps = new Float64Array(picked.length)
+  // What is stored: FP8 codes (value / block scale); the values themselves for other dtypes.
+  const codes = new Float64Array(picked.length)
+  for (let i = 0; i < picked.length; i++) {
+    const j = picked[i]!
+    values[i] = sample[j]!
+    const given = t.sampleScale?.[j]
+    const scale = given !== undefined && given > 0 ? given : 1
+    ulps[i] = ulpOf(values[i]!, t.dtype, scale)
+    codes[i] = values[i]! / scale
+  }
+  return { values, ulps, codes }
 }
 
 /**
@@ -190,20 +214,17 @@ export function prepareTensors(tensors: TuneTensor[]): PreparedTensors {
   const scale = new Float64Array(count)
   const losslessBits = new Float32Array(count)
   const dtypeBits = new Float32Array(count)
-  let ulps = new Float64Array(0)
   for (let t = 0; t < count; t++) {
     const info = tensors[t]!
-    const values = strided(info.sample, maxSample).sort()
+    const { values, ulps, codes } = strided(info, maxSample)
     const n = values.length
     const s = info.std > 0 ? info.std : Math.max(Math.abs(info.max), Math.abs(info.min), 1e-30)
     scale[t] = s
     const width = dtypeBitsOf(info.dtype, info.elementCount, info.bytes)
     dtypeBits[t] = width
-    losslessBits[t] = losslessBitsOf(values, info.dtype, width)
+    losslessBits[t] = losslessBitsOf(codes, info.dtype, width)
     const row = t * K
     if (n === 0 || info.role === 'fp8_scale') continue
-    if (ulps.length < n) ulps = new Float64Array(n)
-    for (let i = 0; i < n; i++) ulps[i] = ulpOf(values[i]!, info.dtype)
     // From coarse to fine. Once the symbols get too many for the sample to show their distribution, the entropy
     // of the kept (non-escaped) symbols follows the fine-quantization law: one more bit per halving of the bound.
     let reliable = true
@@ -318,7 +339,8 @@ export function estimateTensor(
 ): TensorEstimate {
   const info = p.tensors[t]!
   const n = info.elementCount
-  const overhead = cal.perTensorBytes + Math.ceil(n / cal.chunkElements) * cal.perChunkBytes
+  const overhead =
+    cal.perTensorBytes + (info.overheadBytes ?? 0) + Math.max(1, Math.ceil(n / cal.chunkElements)) * cal.perChunkBytes
   if (s.mode === 'raw') {
     out.compressedBytes = info.bytes
     out.mse = 0

@@ -1,7 +1,17 @@
 // Compare: pick variants (original, runs, Q8_0, Q4_0), run one prompt on all of them side by side with streaming
 // tokens and the first divergence highlighted, and measure perplexity, KLD, top-1, speed and memory.
 import { useEffect } from 'react'
-import { CartesianGrid, ResponsiveContainer, Scatter, ScatterChart, Tooltip, XAxis, YAxis, ZAxis } from 'recharts'
+import {
+  CartesianGrid,
+  LabelList,
+  ResponsiveContainer,
+  Scatter,
+  ScatterChart,
+  Tooltip,
+  XAxis,
+  YAxis,
+  ZAxis,
+} from 'recharts'
 import { ChartFrame } from '../components/ChartFrame'
 import { saveText } from '../download'
 import { formatBytes, formatNumber } from '../format'
@@ -178,7 +188,9 @@ export function CompareView() {
                   <YAxis dataKey="kld" type="number" name="KLD" fontSize={11} width={60} />
                   <ZAxis dataKey="label" name="variant" />
                   <Tooltip />
-                  <Scatter data={rd} fill="#4f7cf0" isAnimationActive={false} />
+                  <Scatter data={rd} fill="#4f7cf0" isAnimationActive={false}>
+                    <LabelList dataKey="label" position="top" fontSize={11} fill="currentColor" />
+                  </Scatter>
                 </ScatterChart>
               </ResponsiveContainer>
             </ChartFrame>

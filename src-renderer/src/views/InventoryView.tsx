@@ -191,7 +191,7 @@ function Detail() {
   const bins =
     histogram?.counts.map((count, i) => {
       const w = (histogram.max - histogram.min) / histogram.counts.length
-      return { x: formatNumber(histogram.min + (i + 0.5) * w, 2), count }
+      return { x: formatNumber(histogram.min + (i + 0.5) * w, 3), count }
     }) ?? []
   const s = row.stats
   return (
