@@ -5,7 +5,8 @@
 //
 //   npm run bench:inventory [-- --dir DIR] [--workers N] [--delete]
 //   (DIR defaults to $SHARDPRESS_BENCH_DIR or <tmpdir>/shardpress-bench; SHARDPRESS_STATS_KERNEL=js measures the
-//   JavaScript fallback instead of the native statistics kernel)
+//   JavaScript fallback instead of the native statistics kernel; SHARDPRESS_STATS_MMAP=0 makes the native kernel read
+//   FP8 weights through a buffer instead of mapping them)
 import { spawnSync } from 'node:child_process'
 import { closeSync, existsSync, openSync, readdirSync, readSync, rmSync, statSync } from 'node:fs'
 import { availableParallelism, loadavg, tmpdir } from 'node:os'
@@ -112,7 +113,8 @@ const t2 = performance.now()
 const inv = await buildInventory(shard, { stats: true, workers })
 const invSecs = (performance.now() - t2) / 1000
 // process.cpuUsage covers every thread of the process, so this includes the workers.
-const invCpu = cpuSecs(process.cpuUsage(c2))
+const invUsage = process.cpuUsage(c2)
+const invCpu = cpuSecs(invUsage)
 const maxRssMb = process.resourceUsage().maxRSS / 1024
 
 const fp8 = inv.tensors.filter((t) => t.stats?.dequantized)
@@ -127,12 +129,12 @@ const rows = [
   ['sequential read', `${readSecs.toFixed(2)} s  ${fmt(readRate)}  (one thread, 16 MB reads)`],
   [
     'inventory + statistics',
-    `${invSecs.toFixed(2)} s  ${fmt(invRate)}  (${workers} worker threads, ${nativeStatsActive() ? 'native statistics kernel' : 'JavaScript statistics (SHARDPRESS_STATS_KERNEL=js or addon not built)'})`,
+    `${invSecs.toFixed(2)} s  ${fmt(invRate)}  (${workers} worker threads, ${nativeStatsActive() ? `native statistics kernel, FP8 ${process.platform === 'linux' && process.env.SHARDPRESS_STATS_MMAP !== '0' ? 'mapped' : 'read'}` : 'JavaScript statistics (SHARDPRESS_STATS_KERNEL=js or addon not built)'})`,
   ],
   ['ratio', `${((invRate / readRate) * 100).toFixed(0)} %  (target ≥ 50 %)`],
   [
     'CPU time',
-    `read ${readCpu.toFixed(2)} s (${((readCpu * GB) / size).toFixed(2)} ns/byte), inventory ${invCpu.toFixed(2)} s (${((invCpu * GB) / size).toFixed(2)} ns/byte, all threads)`,
+    `read ${readCpu.toFixed(2)} s (${((readCpu * GB) / size).toFixed(2)} ns/byte), inventory ${invCpu.toFixed(2)} s (${((invCpu * GB) / size).toFixed(2)} ns/byte, all threads; user ${(invUsage.user / 1e6).toFixed(2)} s, system ${(invUsage.system / 1e6).toFixed(2)} s)`,
   ],
   [
     'CPU-bound ratio',

@@ -106,7 +106,8 @@ void encodePlanes(const uint8_t* in, size_t n, unsigned width, std::vector<uint8
       cm.resize(nctx);
       ctxBytes = 20 + 256;
       for (size_t k = 0; k < nctx; k++) {
-        entropy::buildModel(cc.data() + k * 256, 256, sb, cm[k]);
+        // 12-bit models keep the K slot tables small enough to stay in cache while decoding.
+        entropy::buildModel(cc.data() + k * 256, 256, std::min<uint32_t>(sb, 12), cm[k]);
         ctxBytes += entropy::modelCostBits(cc.data() + k * 256, cm[k]) / 8 + modelBytesEstimate(cm[k]);
       }
     }
