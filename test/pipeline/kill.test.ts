@@ -49,19 +49,47 @@ test('SIGKILL at random moments during compress and reconstruct: no partial file
   const td = (await run(['decompress', refOut, refRec])).ms
   for (const s of shards) assert.ok(existsSync(join(refRec, s)))
 
+  // Kills land at random moments; a run that happens to finish before its kill is checked too, and the next
+  // attempts start in a fresh folder. Attempts go on until enough kills landed (bounded, so the test cannot hang).
   let kills = 0
   let midway = 0
   for (const [op, from, ref, suffix, t] of [
     ['compress', model, refOut, '.spz', tc],
     ['decompress', refOut, refRec, '.safetensors', td],
   ] as const) {
-    const out = tempDir()
-    for (let k = 0; k < 6; k++) {
+    const checkFinished = (out: string, what: string) => {
+      const finals = finalNames(out, suffix).sort()
+      assert.deepEqual(finals, finalNames(ref, suffix).sort())
+      for (const n of finals)
+        assert.ok(same(join(out, n), join(ref, n)), `${op}: ${what} ${n} differs from an uninterrupted run`)
+      assert.deepEqual(
+        readdirSync(out).filter((n) => /partial|shardpress-job/.test(n)),
+        [],
+        'no leftovers',
+      )
+    }
+    let out = tempDir()
+    let opKills = 0
+    let opMidway = 0
+    let killedSinceFresh = false
+    for (let attempt = 0; attempt < 40 && (opKills < 6 || opMidway < 2); attempt++) {
       // Kill anywhere from process start-up to the end of a normal run.
-      const res = await run([op, from, out], Math.floor(200 + r() * t))
-      if (res.signal === 'SIGKILL') kills++
+      const res = await run([op, from, out], Math.floor(150 + r() * t))
+      if (res.signal !== 'SIGKILL') {
+        // The run finished first: its output must be whole; continue in a fresh folder.
+        checkFinished(out, killedSinceFresh ? 'resumed' : 'finished')
+        out = tempDir()
+        killedSinceFresh = false
+        continue
+      }
+      kills++
+      opKills++
+      killedSinceFresh = true
       // Killed while a shard was half written: the next run has to resume it.
-      if (readdirSync(out).some((n) => /\.partial-\d+$/.test(n))) midway++
+      if (readdirSync(out).some((n) => /\.partial-\d+$/.test(n))) {
+        midway++
+        opMidway++
+      }
       // Anything under a final name must be complete and equal to the reference.
       for (const n of finalNames(out, suffix)) {
         assert.ok(same(join(out, n), join(ref, n)), `${op}: ${n} under its final name after a kill is incomplete`)
@@ -72,15 +100,7 @@ test('SIGKILL at random moments during compress and reconstruct: no partial file
       }
     }
     await run([op, from, out])
-    const finals = finalNames(out, suffix).sort()
-    assert.deepEqual(finals, finalNames(ref, suffix).sort())
-    for (const n of finals)
-      assert.ok(same(join(out, n), join(ref, n)), `${op}: resumed ${n} differs from an uninterrupted run`)
-    assert.deepEqual(
-      readdirSync(out).filter((n) => /partial|shardpress-job/.test(n)),
-      [],
-      'no leftovers',
-    )
+    checkFinished(out, 'resumed')
   }
   assert.ok(kills >= 10, `only ${kills} runs were killed`)
   assert.ok(midway >= 4, `only ${midway} kills left a half-written shard to resume`)
