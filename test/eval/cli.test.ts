@@ -91,3 +91,30 @@ test('eval prints perplexity, and kld and top1 with --against; --out writes the 
   assert.equal(json.variants[0].perplexity.chunks, 2)
   await assert.rejects(run(evalCommand, [shared('models', 'stories260K-hf')]), /--text FILE/)
 })
+
+test('eval takes a compressed run: reconstructed, evaluated against the original, temporary folder removed', async () => {
+  const { compressModel } = await import('../../src-main/core/pipeline')
+  const { makePlan } = await import('../../src-main/core/plan')
+  const runDir = join(work, 'stories-abs1e-3')
+  await compressModel({ model: shared('models', 'stories260K-hf'), outDir: runDir, plan: makePlan('abs', 1e-3) })
+  const out = await run(evalCommand, [
+    runDir,
+    '--text',
+    shared('data', 'tinystories-valid-1k', 'tinystories_valid_first1000.txt'),
+    '--ctx',
+    '128',
+    '--chunks',
+    '2',
+    '--against',
+    shared('models', 'stories260K-hf'),
+    '--json',
+  ])
+  const report = JSON.parse(out) as {
+    variants: { source: string; divergence?: { kld: { mean: number }; top1: { rate: number } } }[]
+  }
+  const d = report.variants[0]!.divergence!
+  // A 1e-3 bound moves the model a little but keeps it close: small but non-zero divergence.
+  assert.ok(d.kld.mean > 0 && d.kld.mean < 0.01, `kld ${d.kld.mean}`)
+  assert.ok(d.top1.rate > 0.95, `top1 ${d.top1.rate}`)
+  assert.ok(!existsSync(report.variants[0]!.source), 'the temporary reconstruction is removed')
+})

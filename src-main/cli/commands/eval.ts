@@ -1,10 +1,31 @@
 // `shardpress eval <model>`: perplexity of a model folder or GGUF on a text, and with --against a reference
 // model, mean KL divergence, top-1 agreement, Δp and greedy generations side by side.
-import { readFileSync } from 'node:fs'
-import { basename } from 'node:path'
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { basename, join } from 'node:path'
 import { type EvaluationReport, evaluateModels, type VariantResult, writeEvaluationFiles } from '../../core/eval'
 import { GGUF_OUTPUT_TYPES, type GgufOutputType } from '../../core/gguf'
+import { DESCRIPTOR_NAME, decompressModel } from '../../core/pipeline'
 import { type Command, type CommandContext, flag, numberOption, stringOption, UsageError } from '../command'
+
+/** A compressed run (a folder with shardpress.json) is reconstructed, checksums verified, into a temporary model
+ *  folder that is evaluated like any other and removed afterwards. */
+async function withModelFolder<T>(path: string, ctx: CommandContext, use: (folder: string) => Promise<T>): Promise<T> {
+  if (!existsSync(join(path, DESCRIPTOR_NAME))) return use(path)
+  const tmp = mkdtempSync(join(tmpdir(), 'shardpress-eval-'))
+  try {
+    const outDir = join(tmp, basename(path))
+    await decompressModel({
+      input: path,
+      outDir,
+      original: false,
+      onProgress: (p) => ctx.progress({ ...p, phase: 'reconstruct' }),
+    })
+    return await use(outDir)
+  } finally {
+    rmSync(tmp, { recursive: true, force: true })
+  }
+}
 
 /** Prompts from a .json array of strings or a text file with one prompt per line. */
 export function readPrompts(file: string): string[] {
@@ -68,7 +89,7 @@ export const evalCommand: Command = {
   name: 'eval',
   summary: 'Perplexity of a model (folder or .gguf) on a text; with --against, KL divergence, top-1 and generations.',
   usage:
-    'eval <model-folder|file.gguf> [--text FILE] [--prompts FILE] [--ctx N] [--chunks N] [--split-on STR] [--against <model|gguf>] [--json]',
+    'eval <model-folder|file.gguf|compressed-run> [--text FILE] [--prompts FILE] [--ctx N] [--chunks N] [--split-on STR] [--against <model|gguf>] [--json]',
   help: [
     'Options:',
     "  --text FILE       text for perplexity (llama-perplexity's method: chunks of --ctx tokens, second half scored)",
@@ -117,25 +138,27 @@ export const evalCommand: Command = {
     const threads = numberOption(ctx, 'threads', (n) => int(n) && n <= 256)
     const against = stringOption(ctx, 'against')
     const name = basename(model).replace(/\.gguf$/, '')
-    const report = await evaluateModels({
-      variants: [{ name, path: model, type }],
-      ...(against ? { reference: { name: basename(against).replace(/\.gguf$/, ''), path: against } } : {}),
-      ...(textFile ? { text: readFileSync(textFile, 'utf8') } : {}),
-      ...(promptsFile ? { prompts: readPrompts(promptsFile) } : {}),
-      ...(ctxSize !== undefined ? { ctx: ctxSize } : {}),
-      ...(chunks !== undefined ? { chunks } : {}),
-      ...(stringOption(ctx, 'split-on') ? { documentSeparator: stringOption(ctx, 'split-on')! } : {}),
-      ...(maxTokens !== undefined ? { maxTokens } : {}),
-      ...(threads !== undefined ? { threads } : {}),
-      onChunk: (m, done, total) =>
-        ctx.progress({
-          phase: `eval ${m}`,
-          bytesDone: done,
-          bytesTotal: total,
-          tensorsDone: done,
-          tensorsTotal: total,
-        }),
-    })
+    const report = await withModelFolder(model, ctx, (path) =>
+      evaluateModels({
+        variants: [{ name, path, type }],
+        ...(against ? { reference: { name: basename(against).replace(/\.gguf$/, ''), path: against } } : {}),
+        ...(textFile ? { text: readFileSync(textFile, 'utf8') } : {}),
+        ...(promptsFile ? { prompts: readPrompts(promptsFile) } : {}),
+        ...(ctxSize !== undefined ? { ctx: ctxSize } : {}),
+        ...(chunks !== undefined ? { chunks } : {}),
+        ...(stringOption(ctx, 'split-on') ? { documentSeparator: stringOption(ctx, 'split-on')! } : {}),
+        ...(maxTokens !== undefined ? { maxTokens } : {}),
+        ...(threads !== undefined ? { threads } : {}),
+        onChunk: (m, done, total) =>
+          ctx.progress({
+            phase: `eval ${m}`,
+            bytesDone: done,
+            bytesTotal: total,
+            tensorsDone: done,
+            tensorsTotal: total,
+          }),
+      }),
+    )
     const out = stringOption(ctx, 'out')
     const files = out
       ? writeEvaluationFiles(report, out, stringOption(ctx, 'run') ?? name.replace(/[^\w.-]/g, '_'))
