@@ -1,6 +1,14 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { chunkValues, compareChunk, compareValues, valueRange } from '../../src-main/core/pipeline/values'
+import {
+  addSums,
+  chunkRange,
+  chunkValues,
+  compareChunk,
+  compareValues,
+  emptySums,
+  valueRange,
+} from '../../src-main/core/pipeline/values'
 
 test('error sums count values over the bound and treat NaN/Inf exactly', () => {
   const a = new Float64Array([1, 2, 3, Number.NaN, Number.POSITIVE_INFINITY, -0])
@@ -45,4 +53,62 @@ test('chunk ranges skip NaN/Inf and match the whole-array range across scratch b
       valueRange(chunkValues(new Uint8Array(f.buffer), 'F32')).max,
     ],
   )
+})
+
+test('the fused chunk loops give bit-identical sums and ranges to block-wise compareValues/valueRange', () => {
+  // Reference: decode everything to float64, then compare block by block (8192 values) and add up, as documented.
+  const reference = (o: Uint8Array, r: Uint8Array, dtype: 'BF16' | 'F32' | 'F8_E4M3', eb: number) => {
+    const a = chunkValues(o, dtype)
+    const b = chunkValues(r, dtype)
+    let sums = emptySums()
+    let range = { min: Number.POSITIVE_INFINITY, max: Number.NEGATIVE_INFINITY, nonFinite: 0 }
+    for (let s = 0; s < a.length; s += 8192) {
+      sums = addSums(sums, compareValues(a.subarray(s, s + 8192), b.subarray(s, s + 8192), eb))
+      const v = valueRange(a.subarray(s, s + 8192))
+      range = {
+        min: Math.min(range.min, v.min),
+        max: Math.max(range.max, v.max),
+        nonFinite: range.nonFinite + v.nonFinite,
+      }
+    }
+    sums.count = a.length
+    return { sums, range }
+  }
+  const same = (x: object, y: object) => {
+    for (const [k, v] of Object.entries(y)) assert.ok(Object.is((x as Record<string, number>)[k], v), `${k}: ${v}`)
+  }
+  let seed = 9
+  const rnd = () => {
+    seed = (seed * 1103515245 + 12345) >>> 0
+    return seed / 2 ** 32
+  }
+  const n = 20001 // odd, and more than two blocks
+  const f = new Float32Array(n)
+  // Magnitudes over many octaves, so the float sums round and their order shows.
+  for (let i = 0; i < n; i++) f[i] = (rnd() - 0.5) * 2 ** Math.floor(rnd() * 80 - 60)
+  f[5] = -0
+  f[17000] = Number.NaN // one block with NaN goes the exact way
+  const g = f.map((x, i) => (i === 17000 ? Number.NaN : x * (1 + (rnd() - 0.5) * 2e-2)))
+  const bf = (x: Float32Array) => {
+    const u = new Uint16Array(x.length)
+    const w = new Uint32Array(x.buffer, x.byteOffset, x.length)
+    for (let i = 0; i < x.length; i++) u[i] = w[i]! >>> 16
+    return new Uint8Array(u.buffer)
+  }
+  const e4 = (x: Float32Array) => Uint8Array.from(x, (v, i) => (Number.isNaN(v) ? 0x7f : (i % 126) | (i & 0x80)))
+  const cases = [
+    ['F32', new Uint8Array(f.buffer), new Uint8Array(g.buffer)],
+    ['BF16', bf(f), bf(g)],
+    ['F8_E4M3', e4(f), e4(g).map((c, i) => (i % 3 ? c : c ^ 1))],
+  ] as const
+  for (const [dtype, o, r] of cases) {
+    const eb = 1e-3
+    const want = reference(o, r, dtype, eb)
+    same(compareChunk(o, r, dtype, eb), want.sums)
+    same(chunkRange(o, dtype), want.range)
+    // An odd byte offset takes the general (scratch) path; it must agree as well.
+    const shifted = new Uint8Array(o.length + 1).fill(0)
+    shifted.set(o, 1)
+    if (dtype !== 'F8_E4M3') same(compareChunk(shifted.subarray(1), r, dtype, eb), want.sums)
+  }
 })

@@ -24,7 +24,7 @@ import { CancelledError } from '../util/workers'
 import { commitPartial, copyFileAtomic, findPartial, partialName, removeStalePartials, writeFileAtomic } from './atomic'
 import { type CompressedModel, DESCRIPTOR_NAME, fp8BlockSize, JOB_DIR_NAME, sideFiles } from './compressed-model'
 import { Journal } from './journal'
-import { chunking, createPipelinePool, DEFAULT_CHUNK_ELEMENTS, type PipelinePool } from './pool'
+import { BufferRecycler, chunking, createPipelinePool, DEFAULT_CHUNK_ELEMENTS, type PipelinePool } from './pool'
 import { nextRunName, type RunManifest, type ShardTotals, type TensorMetrics, writeRun } from './runs'
 import type { CompressResult, CompressTask, StatsResult } from './tasks'
 import { addSums, chunkValues, type ErrorSums, emptySums, isCodecDtype, metricsOf } from './values'
@@ -271,6 +271,8 @@ class CompressJob {
   private bytesThisProcess = 0
   private readonly scales = new Map<string, Float32Array>()
   private readonly blockSize: [number, number]
+  /** Input chunk buffers the workers hand back, read into again. */
+  private readonly buffers = new BufferRecycler()
 
   constructor(
     private readonly model: ShardedSafetensors,
@@ -446,6 +448,7 @@ class CompressJob {
         const item = queue.shift()!
         const w = item.work
         const r = await item.result
+        this.buffers.give(r.input)
         if (!w.started) {
           w.started = true
           w.startOffset = writer.position
@@ -628,6 +631,7 @@ class CompressJob {
     const inflight: Promise<StatsResult>[] = []
     const take = async () => {
       const r = await inflight.shift()!
+      this.buffers.give(r.input)
       if (r.range.min < min) min = r.range.min
       if (r.range.max > max) max = r.range.max
     }
@@ -656,8 +660,8 @@ class CompressJob {
     const elemBytes = w.info.elementCount > 0 ? w.info.byteLength / w.info.elementCount : 0
     const first = i * w.chunkElements
     const count = Math.min(w.chunkElements, w.info.elementCount - first)
-    // A fresh ArrayBuffer per chunk, so it can be handed to a worker without copying.
-    const bytes = new Uint8Array(count * elemBytes)
+    // An ArrayBuffer of its own per chunk, so it can be handed to a worker without copying (and handed back).
+    const bytes = this.buffers.take(count * elemBytes)
     const n = await shard.readInto(w.info.name, bytes, first * elemBytes)
     if (n !== bytes.length)
       throw new ContainerError('TRUNCATED', 'The original tensor could not be read in full', shard.path, w.info.name)

@@ -1,7 +1,7 @@
 // Reconstructs safetensors shards from a compressed model (original names, header verbatim, tensor order), or only
 // verifies it. Every chunk's CRC and decoded CRC is checked, lossless tensors against their original CRC/sha256,
 // and lossy tensors against the original model's values when it is there. Resumes after a kill, like compress.
-import { createHash } from 'node:crypto'
+import { createHash, type Hash } from 'node:crypto'
 import { existsSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs'
 import { rename } from 'node:fs/promises'
 import { basename, join, resolve } from 'node:path'
@@ -17,7 +17,7 @@ import { commitPartial, copyFileAtomic, findPartial, partialName, removeStalePar
 import type { JobProgress } from './compress'
 import { type CompressedModel, JOB_DIR_NAME, readDescriptor } from './compressed-model'
 import { Journal } from './journal'
-import { createPipelinePool, type PipelinePool } from './pool'
+import { BufferRecycler, createPipelinePool, type PipelinePool } from './pool'
 import type { DecompressResult } from './tasks'
 import { addSums, chunkValues, type ErrorSums, emptySums, isCodecDtype, metricsOf } from './values'
 
@@ -164,8 +164,25 @@ function problemOf(err: unknown, file: string): DecodeReport['problems'][number]
   }
 }
 
+/** A tensor being decoded: what its chunks need and what its checks add up. */
+interface TensorDecode {
+  t: TensorRecord
+  writing: boolean
+  againstOriginal: boolean
+  orig: { read: (start: number, end: number) => Promise<Uint8Array> } | undefined
+  fp8: Fp8BlockScales | undefined
+  hash: Hash | undefined
+  crc: number
+  sums: ErrorSums
+  elemBytes: number
+}
+
+type ChunkDone = DecompressResult & { stored?: Uint8Array }
+
 class DecodeJob {
   private readonly scaleCache = new Map<string, Float32Array>()
+  /** Decoded chunk buffers already written out, decoded into again. */
+  private readonly buffers = new BufferRecycler()
   private readonly holder = new Map<string, ContainerReader>()
   private bytesDone = 0
   private tensorsDone = 0
@@ -207,10 +224,9 @@ class DecodeJob {
 
   async verifyShard(r: ContainerReader, file: string): Promise<TensorCheck[]> {
     const checks: TensorCheck[] = []
-    for (const t of r.tensors) {
-      this.checkCancel()
-      checks.push(await this.tensor(r, file, t, undefined))
-    }
+    await this.tensors(r, file, r.tensors, undefined, async (check) => {
+      checks.push(check)
+    })
     return checks
   }
 
@@ -262,18 +278,15 @@ class DecodeJob {
     const dataStart = 8 + r.headerJson.length
     let lastSync = Date.now()
     try {
-      for (const t of r.tensors.slice(done.length)) {
-        this.checkCancel()
-        if (writer.position !== dataStart + t.begin)
-          throw new ReconstructError('LAYOUT', 'The tensors do not tile the data section in order', r.path, t.name)
-        checks.push(await this.tensor(r, file, t, writer))
-        journal.add({ tensor: t.name, end: writer.position, check: checks[checks.length - 1]! })
+      await this.tensors(r, file, r.tensors.slice(done.length), { writer, dataStart }, async (check, t) => {
+        checks.push(check)
+        journal.add({ tensor: t.name, end: writer.position, check })
         if (Date.now() - lastSync >= (this.o.commitIntervalMs ?? 1000)) {
           await writer.sync()
           journal.flush()
           lastSync = Date.now()
         }
-      }
+      })
       this.checkCancel()
       await writer.sync()
       await writer.close()
@@ -290,81 +303,121 @@ class DecodeJob {
     }
   }
 
-  /** Decodes one tensor chunk by chunk through the pool, checking everything, writing in order when asked. */
-  private async tensor(
+  /**
+   * Decodes tensors chunk by chunk through the pool, checking everything and writing in order when asked. One bounded
+   * window of chunks in flight spans tensor boundaries, so the workers stay busy while a tensor is finished, written
+   * and journaled; `onTensor` runs once per tensor, in order, after its last byte is written.
+   */
+  private async tensors(
     r: ContainerReader,
     file: string,
-    t: TensorRecord,
-    writer: ContainerWriter | undefined,
-  ): Promise<TensorCheck> {
-    const againstOriginal = t.method === 'abs' && this.original !== undefined
-    const orig = againstOriginal ? this.originalTensor(t, r.path) : undefined
-    const fp8 = t.method === 'abs' && t.fp8 ? await this.scalesFor(t, r.path) : undefined
-    const hash = t.sha256 && t.method !== 'abs' ? createHash('sha256') : undefined
-    let crc = 0
-    let sums: ErrorSums = emptySums()
-    const elemBytes = t.elementCount > 0 ? t.byteLength / t.elementCount : 0
+    list: TensorRecord[],
+    out: { writer: ContainerWriter; dataStart: number } | undefined,
+    onTensor: (check: TensorCheck, t: TensorRecord) => Promise<void>,
+  ): Promise<void> {
     const window = this.pool.size * 2 + 1
-    const pending: Promise<DecompressResult & { stored?: Uint8Array }>[] = []
-    const take = async () => {
-      const res = await pending.shift()!
+    const queue: { st: TensorDecode; index: number; result: Promise<ChunkDone> }[] = []
+    const drainOne = async () => {
+      const { st, index, result } = queue.shift()!
+      if (index <= 0 && out && out.writer.position !== out.dataStart + st.t.begin)
+        throw new ReconstructError('LAYOUT', 'The tensors do not tile the data section in order', r.path, st.t.name)
+      const res = await result
       const bytes = res.stored ?? res.decoded
       if (bytes) {
-        crc = crc32(bytes, crc)
-        hash?.update(bytes)
-        if (writer) await writer.append(bytes)
+        // A lossy tensor's record CRC is the original's, which its reconstruction never matches: skip the pass.
+        if (st.t.method !== 'abs') st.crc = crc32(bytes, st.crc)
+        st.hash?.update(bytes)
+        if (out) await out.writer.append(bytes)
+        if (res.decoded) this.buffers.give(res.decoded)
       }
-      if (res.sums) sums = addSums(sums, res.sums)
+      if (res.sums) st.sums = addSums(st.sums, res.sums)
+      if (index === st.t.chunks.length - 1 || index < 0) await onTensor(this.finishTensor(r, file, st), st.t)
     }
-    for (let i = 0; i < t.chunks.length; i++) {
+    for (const t of list) {
       this.checkCancel()
-      const c = t.chunks[i]!
-      const compressed = await r.readChunk(t, i)
-      let p: Promise<DecompressResult & { stored?: Uint8Array }>
-      if (t.method === 'stored' || !isCodecDtype(t.dtype)) {
-        if (
-          t.method !== 'stored' ||
-          compressed.length !== c.elementCount * elemBytes ||
-          crc32(compressed) !== c.decodedCrc
-        )
-          throw new ContainerError('CORRUPT_INDEX', `Stored chunk ${i} is inconsistent with its record`, r.path, t.name)
-        p = Promise.resolve({ stored: compressed, ms: 0 })
-      } else {
-        const params: ChunkCodecParams = {
-          dtype: t.dtype as CodecDtype,
-          mode: t.method === 'abs' ? 'abs' : 'lossless',
-          eb: t.method === 'abs' ? t.eb : 0,
-          rowLength: t.rowLength,
-          firstElement: c.firstElement,
-          ...(fp8 ? { fp8 } : {}),
-        }
-        const original = orig
-          ? await orig.read(c.firstElement * elemBytes, (c.firstElement + c.elementCount) * elemBytes)
-          : undefined
-        const payload = new Uint8Array(compressed)
-        p = this.pool.run(
-          {
-            kind: 'decompress',
-            compressed: payload,
-            params,
-            elementCount: c.elementCount,
-            decodedCrc: c.decodedCrc,
-            ...(original ? { original } : {}),
-            keep: writer !== undefined || t.method !== 'abs',
-            file: r.path,
-            tensor: t.name,
-          },
-          [payload.buffer as ArrayBuffer],
-        ) as Promise<DecompressResult>
+      const st = await this.startTensor(r, t, out !== undefined)
+      if (t.chunks.length === 0) queue.push({ st, index: -1, result: Promise.resolve({ ms: 0 }) })
+      for (let i = 0; i < t.chunks.length; i++) {
+        this.checkCancel()
+        const result = this.submitChunk(r, st, i)
+        result.catch(() => {})
+        queue.push({ st, index: i, result })
+        while (queue.length >= window) await drainOne()
       }
-      p.catch(() => {})
-      pending.push(p)
-      this.bytesDone += c.elementCount * elemBytes
-      while (pending.length >= window) await take()
     }
-    while (pending.length > 0) await take()
+    while (queue.length > 0) await drainOne()
+  }
+
+  private async startTensor(r: ContainerReader, t: TensorRecord, writing: boolean): Promise<TensorDecode> {
+    const againstOriginal = t.method === 'abs' && this.original !== undefined
+    return {
+      t,
+      writing,
+      againstOriginal,
+      orig: againstOriginal ? this.originalTensor(t, r.path) : undefined,
+      fp8: t.method === 'abs' && t.fp8 ? await this.scalesFor(t, r.path) : undefined,
+      hash: t.sha256 && t.method !== 'abs' ? createHash('sha256') : undefined,
+      crc: 0,
+      sums: emptySums(),
+      elemBytes: t.elementCount > 0 ? t.byteLength / t.elementCount : 0,
+    }
+  }
+
+  /** Reads chunk i and hands it to a worker (a stored chunk is checked right here). */
+  private async submitChunk(r: ContainerReader, st: TensorDecode, i: number): Promise<ChunkDone> {
+    const { t, elemBytes, fp8, orig } = st
+    const c = t.chunks[i]!
+    const compressed = await r.readChunk(t, i)
+    this.bytesDone += c.elementCount * elemBytes
+    if (t.method === 'stored' || !isCodecDtype(t.dtype)) {
+      if (
+        t.method !== 'stored' ||
+        compressed.length !== c.elementCount * elemBytes ||
+        crc32(compressed) !== c.decodedCrc
+      )
+        throw new ContainerError('CORRUPT_INDEX', `Stored chunk ${i} is inconsistent with its record`, r.path, t.name)
+      return { stored: compressed, ms: 0 }
+    }
+    const params: ChunkCodecParams = {
+      dtype: t.dtype as CodecDtype,
+      mode: t.method === 'abs' ? 'abs' : 'lossless',
+      eb: t.method === 'abs' ? t.eb : 0,
+      rowLength: t.rowLength,
+      firstElement: c.firstElement,
+      ...(fp8 ? { fp8 } : {}),
+    }
+    const original = orig
+      ? await orig.read(c.firstElement * elemBytes, (c.firstElement + c.elementCount) * elemBytes)
+      : undefined
+    // The read gives a buffer of its own: hand it over instead of copying it.
+    const payload =
+      compressed.byteOffset === 0 && compressed.byteLength === compressed.buffer.byteLength
+        ? compressed
+        : new Uint8Array(compressed)
+    const keep = st.writing || t.method !== 'abs'
+    const target = keep ? this.buffers.take(c.elementCount * elemBytes) : undefined
+    return this.pool.run(
+      {
+        kind: 'decompress',
+        compressed: payload,
+        params,
+        elementCount: c.elementCount,
+        decodedCrc: c.decodedCrc,
+        ...(original ? { original } : {}),
+        keep,
+        ...(target ? { target } : {}),
+        file: r.path,
+        tensor: t.name,
+      },
+      target ? [payload.buffer as ArrayBuffer, target.buffer as ArrayBuffer] : [payload.buffer as ArrayBuffer],
+    ) as Promise<DecompressResult>
+  }
+
+  /** The whole-tensor checks once every chunk is in: checksums for exact tensors, the bound for lossy ones. */
+  private finishTensor(r: ContainerReader, file: string, st: TensorDecode): TensorCheck {
+    const { t, sums, againstOriginal } = st
     if (t.method !== 'abs') {
-      if (crc >>> 0 !== t.crc || (hash && !hash.digest().equals(t.sha256!)))
+      if (st.crc >>> 0 !== t.crc || (st.hash && !st.hash.digest().equals(t.sha256!)))
         throw new ContainerError(
           'TENSOR_CHECKSUM_MISMATCH',
           'The decoded tensor does not match the checksum of the original',

@@ -29,3 +29,31 @@ export function chunking(
   const rows = Math.max(1, Math.floor(target / rowLength))
   return { rowLength, chunkElements: rows * rowLength }
 }
+
+/**
+ * Chunk-sized buffers that came back from the workers, reused for the next chunk: a fresh multi-MB buffer per chunk
+ * costs page faults and zeroing on every chunk. Holds a few buffers of a few sizes only.
+ */
+export class BufferRecycler {
+  private readonly free = new Map<number, ArrayBuffer[]>()
+
+  constructor(private readonly keep = 8) {}
+
+  /** A buffer of exactly `size` bytes; its old contents are undefined (callers overwrite it whole). */
+  take(size: number): Uint8Array {
+    const b = this.free.get(size)?.pop()
+    return b ? new Uint8Array(b) : new Uint8Array(size)
+  }
+
+  give(u: Uint8Array | undefined): void {
+    if (!u || !(u.buffer instanceof ArrayBuffer) || u.byteOffset !== 0 || u.byteLength !== u.buffer.byteLength) return
+    if (u.byteLength === 0) return
+    let list = this.free.get(u.byteLength)
+    if (!list) {
+      if (this.free.size >= 4) this.free.clear()
+      list = []
+      this.free.set(u.byteLength, list)
+    }
+    if (list.length < this.keep) list.push(u.buffer)
+  }
+}

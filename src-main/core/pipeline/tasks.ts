@@ -32,6 +32,8 @@ export interface DecompressTask {
   original?: Uint8Array
   /** Keep the decoded bytes (false: verify only). */
   keep: boolean
+  /** Where to decode when keeping the bytes (a recycled buffer of exactly the decoded size); else a fresh one. */
+  target?: Uint8Array
   file: string
   tensor: string
 }
@@ -40,6 +42,8 @@ export type PipelineTask = StatsTask | CompressTask | DecompressTask
 
 export interface StatsResult {
   range: ValueRange
+  /** The task's bytes, handed back for reuse. */
+  input?: Uint8Array
 }
 
 export interface CompressResult {
@@ -47,6 +51,8 @@ export interface CompressResult {
   decodedCrc: number
   sums?: ErrorSums
   ms: number
+  /** The task's bytes, handed back for reuse. */
+  input?: Uint8Array
 }
 
 export interface DecompressResult {

@@ -226,9 +226,14 @@ function compareExact(orig: Float64Array, recon: Float64Array, limit: number): E
   return { count: orig.length, sumAbs, sumSq, maxAbs, over, min, max }
 }
 
+/** Elements per partial sum: the error sums add up block by block, so the float totals do not depend on the path. */
+const BLOCK = 8192
+
 /**
- * compareValues on raw chunk bytes, without float arrays or closures (the workers run this on every chunk they
- * compress, so it has to stay well below the codec's own cost). Values go through a small float64 scratch buffer.
+ * compareValues on raw chunk bytes. The workers run this on every chunk they compress, so the usual cases (16-bit
+ * floats, aligned F32, unscaled FP8) read the bytes through typed views and a lookup table in one fused loop, with
+ * no float arrays, DataView or per-element allocation; other cases decode through a small float64 scratch buffer.
+ * Both paths give bit-identical sums (same operations, same block order).
  */
 export function compareChunk(
   orig: Uint8Array,
@@ -243,38 +248,233 @@ export function compareChunk(
   }
   const width = dtype === 'F32' ? 4 : dtype === 'BF16' || dtype === 'F16' ? 2 : 1
   const total = orig.length / width
-  const BLOCK = 8192
-  const xa = new Float64Array(Math.min(BLOCK, total))
-  const xb = new Float64Array(Math.min(BLOCK, total))
-  let acc = emptySums()
+  const a = typedView(orig, dtype, fp8)
+  const b = typedView(recon, dtype, fp8)
+  const table = dtype === 'BF16' ? bf16() : dtype === 'F16' ? f16() : dtype === 'F8_E4M3' ? e4m3() : e5m2()
+  let xa: Float64Array | undefined
+  let xb: Float64Array | undefined
+  const limit = eb * (1 + 1e-9)
+  const acc = emptySums()
   for (let start = 0; start < total; start += BLOCK) {
     const n = Math.min(BLOCK, total - start)
-    decodeInto(orig, dtype, start, n, firstElement, fp8, xa)
-    decodeInto(recon, dtype, start, n, firstElement, fp8, xb)
-    acc = addSums(acc, compareValues(xa.subarray(0, n), xb.subarray(0, n), eb))
+    let block: ErrorSums | undefined
+    if (a && b) block = width === 4 ? compareF32(a, b, start, n, limit) : compareCoded(a, b, table, start, n, limit)
+    if (!block) {
+      // Unaligned or scaled values, or a block holding NaN/Inf: the general path decides value by value.
+      xa ??= new Float64Array(Math.min(BLOCK, total))
+      xb ??= new Float64Array(Math.min(BLOCK, total))
+      decodeInto(orig, dtype, start, n, firstElement, fp8, xa)
+      decodeInto(recon, dtype, start, n, firstElement, fp8, xb)
+      block = compareValues(xa.subarray(0, n), xb.subarray(0, n), eb)
+    }
+    acc.sumAbs += block.sumAbs
+    acc.sumSq += block.sumSq
+    acc.maxAbs = Math.max(acc.maxAbs, block.maxAbs)
+    acc.over += block.over
+    acc.min = Math.min(acc.min, block.min)
+    acc.max = Math.max(acc.max, block.max)
   }
   acc.count = total
   return acc
 }
 
-/** Range of a chunk's (dequantized) values, decoded block by block into a small scratch buffer. */
+type CodeView = Uint8Array | Uint16Array | Float32Array
+
+/** The chunk's elements as a typed view for the fused loops, or undefined when they need the general path. */
+function typedView(bytes: Uint8Array, dtype: CodecDtype, fp8: Fp8BlockScales | undefined): CodeView | undefined {
+  if (dtype === 'BF16' || dtype === 'F16') {
+    return bytes.byteOffset % 2 === 0 ? new Uint16Array(bytes.buffer, bytes.byteOffset, bytes.length >> 1) : undefined
+  }
+  if (dtype === 'F32') {
+    return bytes.byteOffset % 4 === 0 ? new Float32Array(bytes.buffer, bytes.byteOffset, bytes.length >> 2) : undefined
+  }
+  return fp8 ? undefined : bytes
+}
+
+/**
+ * compareValues' all-finite pass over one block of table-coded values (undefined if the block is not all finite).
+ * Two elements per step: the sums still add in element order (so they match compareValues bit for bit), while
+ * max/min, which do not depend on order, run in two independent chains.
+ */
+function compareCoded(
+  a: CodeView,
+  b: CodeView,
+  t: Float32Array,
+  start: number,
+  n: number,
+  limit: number,
+): ErrorSums | undefined {
+  let sumAbs = 0
+  let sumSq = 0
+  let over = 0
+  let maxAbs0 = 0
+  let maxAbs1 = 0
+  let min0 = Number.POSITIVE_INFINITY
+  let min1 = Number.POSITIVE_INFINITY
+  let max0 = Number.NEGATIVE_INFINITY
+  let max1 = Number.NEGATIVE_INFINITY
+  const end = start + n
+  let i = start
+  for (; i + 1 < end; i += 2) {
+    const x0 = t[a[i]!]!
+    const x1 = t[a[i + 1]!]!
+    const d0 = Math.abs(x0 - t[b[i]!]!)
+    const d1 = Math.abs(x1 - t[b[i + 1]!]!)
+    sumAbs += d0
+    sumAbs += d1
+    sumSq += d0 * d0
+    sumSq += d1 * d1
+    maxAbs0 = Math.max(maxAbs0, d0)
+    maxAbs1 = Math.max(maxAbs1, d1)
+    min0 = Math.min(min0, x0)
+    min1 = Math.min(min1, x1)
+    max0 = Math.max(max0, x0)
+    max1 = Math.max(max1, x1)
+    over += (d0 <= limit ? 0 : 1) + (d1 <= limit ? 0 : 1)
+  }
+  if (i < end) {
+    const x = t[a[i]!]!
+    const d = Math.abs(x - t[b[i]!]!)
+    sumAbs += d
+    sumSq += d * d
+    maxAbs1 = Math.max(maxAbs1, d)
+    min1 = Math.min(min1, x)
+    max1 = Math.max(max1, x)
+    over += d <= limit ? 0 : 1
+  }
+  return finiteSums(n, sumAbs, sumSq, Math.max(maxAbs0, maxAbs1), over, Math.min(min0, min1), Math.max(max0, max1))
+}
+
+/** compareCoded for F32 values read straight from aligned views. */
+function compareF32(a: CodeView, b: CodeView, start: number, n: number, limit: number): ErrorSums | undefined {
+  let sumAbs = 0
+  let sumSq = 0
+  let over = 0
+  let maxAbs0 = 0
+  let maxAbs1 = 0
+  let min0 = Number.POSITIVE_INFINITY
+  let min1 = Number.POSITIVE_INFINITY
+  let max0 = Number.NEGATIVE_INFINITY
+  let max1 = Number.NEGATIVE_INFINITY
+  const end = start + n
+  let i = start
+  for (; i + 1 < end; i += 2) {
+    const x0 = a[i]!
+    const x1 = a[i + 1]!
+    const d0 = Math.abs(x0 - b[i]!)
+    const d1 = Math.abs(x1 - b[i + 1]!)
+    sumAbs += d0
+    sumAbs += d1
+    sumSq += d0 * d0
+    sumSq += d1 * d1
+    maxAbs0 = Math.max(maxAbs0, d0)
+    maxAbs1 = Math.max(maxAbs1, d1)
+    min0 = Math.min(min0, x0)
+    min1 = Math.min(min1, x1)
+    max0 = Math.max(max0, x0)
+    max1 = Math.max(max1, x1)
+    over += (d0 <= limit ? 0 : 1) + (d1 <= limit ? 0 : 1)
+  }
+  if (i < end) {
+    const x = a[i]!
+    const d = Math.abs(x - b[i]!)
+    sumAbs += d
+    sumSq += d * d
+    maxAbs1 = Math.max(maxAbs1, d)
+    min1 = Math.min(min1, x)
+    max1 = Math.max(max1, x)
+    over += d <= limit ? 0 : 1
+  }
+  return finiteSums(n, sumAbs, sumSq, Math.max(maxAbs0, maxAbs1), over, Math.min(min0, min1), Math.max(max0, max1))
+}
+
+function finiteSums(
+  count: number,
+  sumAbs: number,
+  sumSq: number,
+  maxAbs: number,
+  over: number,
+  min: number,
+  max: number,
+): ErrorSums | undefined {
+  if (Number.isFinite(sumSq) && Number.isFinite(min) && Number.isFinite(max))
+    return { count, sumAbs, sumSq, maxAbs, over, min, max }
+  return undefined
+}
+
+/**
+ * Range of a chunk's (dequantized) values. Like compareChunk, the usual cases run one fused loop over typed views;
+ * a block with NaN/Inf (or scaled/unaligned values) goes through valueRange on a float64 scratch buffer.
+ */
 export function chunkRange(bytes: Uint8Array, dtype: CodecDtype, firstElement = 0, fp8?: Fp8BlockScales): ValueRange {
   if (dtype === 'F64') return valueRange(chunkValues(bytes, dtype, firstElement, fp8))
   const width = dtype === 'F32' ? 4 : dtype === 'BF16' || dtype === 'F16' ? 2 : 1
   const total = bytes.length / width
-  const BLOCK = 8192
-  const x = new Float64Array(Math.min(BLOCK, total))
+  const v = typedView(bytes, dtype, fp8)
+  const table = dtype === 'BF16' ? bf16() : dtype === 'F16' ? f16() : dtype === 'F8_E4M3' ? e4m3() : e5m2()
+  let x: Float64Array | undefined
   const acc: ValueRange = { min: Number.POSITIVE_INFINITY, max: Number.NEGATIVE_INFINITY, nonFinite: 0 }
   for (let start = 0; start < total; start += BLOCK) {
     const n = Math.min(BLOCK, total - start)
-    decodeInto(bytes, dtype, start, n, firstElement, fp8, x)
-    const r = valueRange(x.subarray(0, n))
+    let r: ValueRange | undefined
+    if (v) r = width === 4 ? rangeF32(v, start, n) : rangeCoded(v, table, start, n)
+    if (!r) {
+      x ??= new Float64Array(Math.min(BLOCK, total))
+      decodeInto(bytes, dtype, start, n, firstElement, fp8, x)
+      r = valueRange(x.subarray(0, n))
+    }
     if (r.min < acc.min) acc.min = r.min
     if (r.max > acc.max) acc.max = r.max
     acc.nonFinite += r.nonFinite
   }
   return acc
 }
+
+/** valueRange's all-finite pass over table-coded values, in two independent min/max chains. */
+function rangeCoded(v: CodeView, t: Float32Array, start: number, n: number): ValueRange | undefined {
+  let min0 = Number.POSITIVE_INFINITY
+  let min1 = Number.POSITIVE_INFINITY
+  let max0 = Number.NEGATIVE_INFINITY
+  let max1 = Number.NEGATIVE_INFINITY
+  const end = start + n
+  let i = start
+  for (; i + 1 < end; i += 2) {
+    const x0 = t[v[i]!]!
+    const x1 = t[v[i + 1]!]!
+    min0 = Math.min(min0, x0)
+    min1 = Math.min(min1, x1)
+    max0 = Math.max(max0, x0)
+    max1 = Math.max(max1, x1)
+  }
+  if (i < end) {
+    min1 = Math.min(min1, t[v[i]!]!)
+    max1 = Math.max(max1, t[v[i]!]!)
+  }
+  return finiteRange(Math.min(min0, min1), Math.max(max0, max1))
+}
+
+function rangeF32(v: CodeView, start: number, n: number): ValueRange | undefined {
+  let min0 = Number.POSITIVE_INFINITY
+  let min1 = Number.POSITIVE_INFINITY
+  let max0 = Number.NEGATIVE_INFINITY
+  let max1 = Number.NEGATIVE_INFINITY
+  const end = start + n
+  let i = start
+  for (; i + 1 < end; i += 2) {
+    min0 = Math.min(min0, v[i]!)
+    min1 = Math.min(min1, v[i + 1]!)
+    max0 = Math.max(max0, v[i]!)
+    max1 = Math.max(max1, v[i + 1]!)
+  }
+  if (i < end) {
+    min1 = Math.min(min1, v[i]!)
+    max1 = Math.max(max1, v[i]!)
+  }
+  return finiteRange(Math.min(min0, min1), Math.max(max0, max1))
+}
+
+const finiteRange = (min: number, max: number): ValueRange | undefined =>
+  Number.isFinite(min) && Number.isFinite(max) ? { min, max, nonFinite: 0 } : undefined
 
 let scratch16: Uint16Array | undefined
 
