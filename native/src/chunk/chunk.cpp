@@ -98,6 +98,7 @@ struct EncodeScratch {
   std::vector<int64_t> q;
   std::vector<uint16_t> memoSym;
   std::vector<uint16_t> memoRec;
+  std::vector<uint8_t> stream;  // the symbol stream before it is copied behind its length
 };
 EncodeScratch& encodeScratch() {
   static thread_local EncodeScratch s;
@@ -242,7 +243,8 @@ uint32_t encodeQuantized(const uint8_t* in, uint64_t n, const ChunkParams& p, st
     w.varint(R);
     for (size_t c = 0; c < R; c++) w.varint(zigzag32(colOffset[c]));
   }
-  std::vector<uint8_t> stream;
+  std::vector<uint8_t>& stream = sc.stream;
+  stream.clear();
   if (useContexts) {
     const uint32_t K = uint32_t(bc.models.size());
     w.u8(uint8_t(K));
@@ -406,8 +408,18 @@ Status decodeQuantized(ByteReader& r, uint64_t n, const ChunkParams& p, uint8_t*
     const bool aligned = reinterpret_cast<uintptr_t>(out) % alignof(Bits) == 0;
     std::vector<Bits> tmp(aligned ? 0 : n);
     Bits* dst = aligned ? reinterpret_cast<Bits*>(out) : tmp.data();
-    LutSink sink{lut.data(), dst};
-    const Status s = runDecoder(sink);
+    Status s;
+    if constexpr (sizeof(Bits) == 2) {
+      if (K == 1) {
+        s = dec.decodeMapped(sp, slen, n, lut.data(), dst);
+      } else {
+        LutSink sink{lut.data(), dst};
+        s = runDecoder(sink);
+      }
+    } else {
+      LutSink sink{lut.data(), dst};
+      s = runDecoder(sink);
+    }
     if (s != Status::Ok) return s;
     // With no stored escapes a stray escape symbol leaves a sentinel in the output, which the chunk checksum
     // then rejects; with escapes the count must match exactly before they are placed.

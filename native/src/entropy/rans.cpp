@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <type_traits>
 
 namespace sp::entropy {
 
@@ -210,38 +211,48 @@ void encode(const uint16_t* syms, const uint8_t* ctx, size_t n, const Model* mod
   for (size_t k = 0; k < count; k++) initEncSymbols(models[k], tabs[k]);
   const EncSymbol* t0 = tabs[0].data();
   // One step for lane state st (kept in a register by the explicit unrolling below).
-  auto put = [&](uint32_t& st, size_t i) {
-    const EncSymbol& e = ctx ? tabs[ctx[i]][syms[i]] : t0[syms[i]];
-    // Branch-free renormalisation: the store always happens, the cursor only moves when needed.
-    const bool out16 = st >= e.xmax;
-    words[w - 1] = uint16_t(st);
-    w -= out16;
-    st >>= out16 * 16;
-    const uint32_t q = uint32_t((uint64_t(st) * e.rcp) >> 32) >> e.shift;
-    st = st + e.bias + q * e.cmpl;
-  };
-  uint32_t x0 = kL, x1 = kL, x2 = kL, x3 = kL;
-  size_t i = n;
-  // The tail (n mod 4 symbols) is coded first, since rANS encodes backwards.
-  while (i % kLanes) {
-    i--;
-    switch (i & 3) {
-      case 0: put(x0, i); break;
-      case 1: put(x1, i); break;
-      case 2: put(x2, i); break;
-      default: put(x3, i); break;
+  // The context test is resolved at compile time (kCtx), keeping it out of the per-symbol work.
+  uint32_t xs[kLanes] = {kL, kL, kL, kL};
+  auto run = [&](auto useCtx) {
+    constexpr bool kCtx = decltype(useCtx)::value;
+    uint32_t x0 = xs[0], x1 = xs[1], x2 = xs[2], x3 = xs[3];  // locals stay in registers
+    auto put = [&](uint32_t& st, size_t i) {
+      const EncSymbol& e = kCtx ? tabs[ctx[i]][syms[i]] : t0[syms[i]];
+      // Branch-free renormalisation: the store always happens, the cursor only moves when needed.
+      const bool out16 = st >= e.xmax;
+      words[w - 1] = uint16_t(st);
+      w -= out16;
+      st >>= out16 * 16;
+      const uint32_t q = uint32_t((uint64_t(st) * e.rcp) >> 32) >> e.shift;
+      st = st + e.bias + q * e.cmpl;
+    };
+    size_t i = n;
+    // The tail (n mod 4 symbols) is coded first, since rANS encodes backwards.
+    while (i % kLanes) {
+      i--;
+      switch (i & 3) {
+        case 0: put(x0, i); break;
+        case 1: put(x1, i); break;
+        case 2: put(x2, i); break;
+        default: put(x3, i); break;
+      }
     }
-  }
-  for (; i >= kLanes; i -= kLanes) {
-    put(x3, i - 1);
-    put(x2, i - 2);
-    put(x1, i - 3);
-    put(x0, i - 4);
-  }
-  x[0] = x0;
-  x[1] = x1;
-  x[2] = x2;
-  x[3] = x3;
+    for (; i >= kLanes; i -= kLanes) {
+      put(x3, i - 1);
+      put(x2, i - 2);
+      put(x1, i - 3);
+      put(x0, i - 4);
+    }
+    xs[0] = x0;
+    xs[1] = x1;
+    xs[2] = x2;
+    xs[3] = x3;
+  };
+  if (ctx)
+    run(std::true_type{});
+  else
+    run(std::false_type{});
+  for (int l = 0; l < kLanes; l++) x[l] = xs[l];
   for (int l = kLanes - 1; l >= 0; l--) {
     words[--w] = uint16_t(x[l] >> 16);
     words[--w] = uint16_t(x[l]);
@@ -255,6 +266,8 @@ void encode(const uint16_t* syms, const uint8_t* ctx, size_t n, const Model* mod
 Status Decoder::init(const Model* models, size_t count) {
   if (count == 0 || count > 256) return Status::CorruptChunk;
   scaleBits_ = models[0].scaleBits;
+  count_ = count;
+  model0_ = models;
   const uint32_t total = 1u << scaleBits_;
   slot_.resize(count * total);
   offset_.resize(count);
@@ -291,6 +304,107 @@ Status Decoder::decode(const uint8_t* p, size_t len, size_t n, const uint8_t* ct
     void operator()(size_t i, uint16_t s) { out[i] = s; }
   } sink{out};
   return ctx ? decodeWith<true>(p, len, n, ctx, sink) : decodeWith<false>(p, len, n, nullptr, sink);
+}
+
+// Renormalisation without a branch (a branch there is mispredicted on a large share of steps): if st < 2^15,
+// shift in word w and advance p by 2. On x86-64 two conditional moves; elsewhere arithmetic selects.
+static_assert(kL == 0x8000, "SP_RENORM compares against 2^15");
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define SP_RENORM(st, w, p)                                                                    \
+  {                                                                                            \
+    uint32_t t_ = (st << 16) | uint32_t(w);                                                    \
+    const uint8_t* p2_ = p + 2;                                                                \
+    __asm__("cmpl $0x8000, %0\n\tcmovb %2, %0\n\tcmovb %3, %1"                                 \
+            : "+r"(st), "+r"(p)                                                                \
+            : "r"(t_), "r"(p2_)                                                                \
+            : "cc");                                                                           \
+  }
+#else
+#define SP_RENORM(st, w, p)                                                                    \
+  {                                                                                            \
+    const uint32_t r_ = st < kL;                                                               \
+    st = (st << (r_ << 4)) | (uint32_t(w) & (0u - r_));                                        \
+    p += r_ << 1;                                                                              \
+  }
+#endif
+
+template <uint32_t kSB>
+Status Decoder::decodeMappedImpl(const uint8_t* p, size_t len, size_t n, const uint64_t* table,
+                                 uint16_t* out) const {
+  if (len < 4 * kLanes || (len & 1)) return Status::CorruptChunk;
+  const uint8_t* const end = p + len;
+  uint32_t x[kLanes];
+  for (int l = 0; l < kLanes; l++) {
+    x[l] = uint32_t(p[0]) | uint32_t(p[1]) << 8 | uint32_t(p[2]) << 16 | uint32_t(p[3]) << 24;
+    p += 4;
+    if (x[l] < kL || x[l] >= (1u << 31)) return Status::CorruptChunk;
+  }
+  const uint32_t sb = kSB ? kSB : scaleBits_;
+  const uint32_t mask = (1u << sb) - 1;
+  uint32_t x0 = x[0], x1 = x[1], x2 = x[2], x3 = x[3];
+  // Entry: value (bits 0–15) | slot − cum (16–31) | freq (32–63); the state update is the same arithmetic as
+  // decodeImpl's. The renormalisation is branch-free (a branch there is mispredicted on ~40 % of steps): the
+  // word is always loaded, shifted in under a mask, and the cursor moves by 0 or 2.
+#define SP_STEP(st, k)                                                               \
+  {                                                                                  \
+    const uint64_t e = table[st & mask];                                             \
+    out[i + k] = uint16_t(e);                                                        \
+    st = uint32_t(e >> 32) * (st >> sb) + (uint32_t(e) >> 16);                       \
+    uint16_t w16;                                                                    \
+    std::memcpy(&w16, p, 2); /* little-endian host */                                \
+    SP_RENORM(st, w16, p)                                                            \
+  }
+  size_t i = 0;
+  // Unchecked rounds while a whole round's words (at most one per lane) are surely present.
+  while (i + kLanes <= n && end - p >= 2 * kLanes) {
+    SP_STEP(x0, 0)
+    SP_STEP(x1, 1)
+    SP_STEP(x2, 2)
+    SP_STEP(x3, 3)
+    i += kLanes;
+  }
+#undef SP_STEP
+#undef SP_RENORM
+  // The rest (near the stream's end, or the n mod 4 tail): every read is checked.
+  auto checkedStep = [&](uint32_t& st, size_t k) {
+    const uint64_t e = table[st & mask];
+    out[k] = uint16_t(e);
+    st = uint32_t(e >> 32) * (st >> sb) + (uint32_t(e) >> 16);
+    if (st < kL) {
+      if (end - p < 2) return false;
+      st = (st << 16) | uint32_t(p[0]) | uint32_t(p[1]) << 8;
+      p += 2;
+    }
+    return true;
+  };
+  for (; i < n; i++) {
+    uint32_t& st = (i & 3) == 0 ? x0 : (i & 3) == 1 ? x1 : (i & 3) == 2 ? x2 : x3;
+    if (!checkedStep(st, i)) return Status::CorruptChunk;
+  }
+  if (p != end) return Status::CorruptChunk;
+  if (x0 != kL || x1 != kL || x2 != kL || x3 != kL) return Status::CorruptChunk;
+  return Status::Ok;
+}
+
+Status Decoder::decodeMapped(const uint8_t* p, size_t len, size_t n, const uint16_t* lut, uint16_t* out) const {
+  if (count_ != 1 || !model0_) return Status::CorruptChunk;
+  const Model& m = *model0_;
+  const uint32_t total = 1u << scaleBits_;
+  // Per-thread table, kept between calls (2^15 entries at most: 256 KB).
+  static thread_local std::vector<uint64_t> table;
+  if (table.size() < total) table.resize(total);
+  uint64_t* t = table.data();
+  for (size_t s = 0; s < m.alphabet(); s++) {
+    const uint64_t f = m.freq[s], c = m.cum[s], v = lut[s];
+    for (uint32_t j = 0; j < f; j++) t[c + j] = v | (uint64_t(j) << 16) | (f << 32);
+  }
+  switch (scaleBits_) {
+    case 12: return decodeMappedImpl<12>(p, len, n, t, out);
+    case 13: return decodeMappedImpl<13>(p, len, n, t, out);
+    case 14: return decodeMappedImpl<14>(p, len, n, t, out);
+    case 15: return decodeMappedImpl<15>(p, len, n, t, out);
+    default: return decodeMappedImpl<0>(p, len, n, t, out);
+  }
 }
 
 }  // namespace sp::entropy

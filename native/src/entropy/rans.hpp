@@ -56,6 +56,10 @@ class Decoder {
   // same pass).
   template <bool kCtx, class Sink>
   Status decodeWith(const uint8_t* p, size_t len, size_t n, const uint8_t* ctx, Sink&& sink) const;
+  // Single-model streams straight to 16-bit values: out[i] = lut[symbol i] (lut has one entry per symbol of
+  // the model). One 64-bit table entry per slot (value | slot − cum | freq) puts a single load on each lane's
+  // dependency chain, and no per-symbol lookups remain besides it.
+  Status decodeMapped(const uint8_t* p, size_t len, size_t n, const uint16_t* lut, uint16_t* out) const;
   // Block contexts: symbols [b·blockSize, (b+1)·blockSize) use model blockClass[b]; blockSize must be a
   // multiple of 4 (the lane count) so that model switches fall between rounds. Faster than per-symbol ctx.
   template <class Sink>
@@ -66,10 +70,14 @@ class Decoder {
   template <bool kCtx, uint32_t kSB, bool kPacked, class Sink>
   Status decodeImpl(const uint8_t* p, size_t len, size_t n, const uint8_t* ctx, Sink& sink, size_t blockSize = 0,
                     const uint8_t* blockClass = nullptr) const;
+  template <uint32_t kSB>
+  Status decodeMappedImpl(const uint8_t* p, size_t len, size_t n, const uint64_t* table, uint16_t* out) const;
   // Single-model streams with at most 256 symbols and scaleBits <= 12 also get one 32-bit entry per slot:
   // symbol (8 bits) | freq − 1 (12 bits) | slot − cum (12 bits), so a step costs one table load.
   std::vector<uint32_t> packed_;
   uint32_t scaleBits_ = 0;
+  size_t count_ = 0;
+  const Model* model0_ = nullptr;  // the single model (decodeMapped); valid while the caller's models live
   std::vector<uint16_t> slot_;     // count × 2^scaleBits
   std::vector<uint32_t> freqCum_;  // freq << 16 | cum, models laid end to end
   std::vector<uint32_t> offset_;   // where each model starts in freqCum_
@@ -135,8 +143,10 @@ Status Decoder::decodeImpl(const uint8_t* p, size_t len, size_t n, const uint8_t
       std::memcpy(&w16, p, 2);  // little-endian host
       word = w16;
     }
-    st = in16 ? (st << 16) | word : st;
-    p += in16 * 2;
+    // Arithmetic select: compilers otherwise emit a branch here, mispredicted on a large share of steps.
+    const uint32_t r = in16;
+    st = (st << (r << 4)) | (word & (0u - r));
+    p += r << 1;
     sink(i, s);
   };
   using Checked = std::true_type;

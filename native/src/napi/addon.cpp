@@ -87,12 +87,16 @@ Napi::Value Compress(const Napi::CallbackInfo& info) {
     return throwCodec(env, Status::BadParams, "compressChunk: expected (Uint8Array, params)");
   const unsigned B = sp::dtypeBytes(p.dtype);
   if (len % B != 0) return throwCodec(env, Status::BadParams, "compressChunk: input length is not a whole number of elements");
-  std::vector<uint8_t> out;
+  // Per-thread output buffer, kept between calls so that chunk after chunk does not pay fresh page faults; the
+  // result is copied into the ArrayBuffer anyway. Buffers of oversized chunks are let go.
+  static thread_local std::vector<uint8_t> out;
   const Status s = sp::encodeChunk(data, len / B, p, out);
   if (s != Status::Ok) return throwCodec(env, s);
   Napi::ArrayBuffer ab = Napi::ArrayBuffer::New(env, out.size());
   if (!out.empty()) std::memcpy(ab.Data(), out.data(), out.size());
-  return Napi::Uint8Array::New(env, out.size(), ab, 0);
+  const size_t size = out.size();
+  if (out.capacity() > (size_t(1) << 26)) std::vector<uint8_t>().swap(out);
+  return Napi::Uint8Array::New(env, size, ab, 0);
 }
 
 Napi::Value Decompress(const Napi::CallbackInfo& info) {
