@@ -49,6 +49,24 @@ export interface BenchOptions {
   cacheDir?: string
 }
 
+/** The bench a study or a tune job uses: the caller's own if given, else one opened on the model's text with its
+ *  GGUF conversions cached in the job's output folder. */
+export function benchFor(
+  o: Omit<BenchOptions, 'reference' | 'cacheDir'> & { model: string; bench?: FidelityBench },
+  outDir: string,
+): Promise<FidelityBench> {
+  if (o.bench) return Promise.resolve(o.bench)
+  return FidelityBench.open({
+    reference: o.model,
+    text: o.text,
+    ...(o.ctx ? { ctx: o.ctx } : {}),
+    ...(o.chunks ? { chunks: o.chunks } : {}),
+    ...(o.documentSeparator !== undefined ? { documentSeparator: o.documentSeparator } : {}),
+    ...(o.threads ? { threads: o.threads } : {}),
+    cacheDir: join(outDir, 'gguf-cache'),
+  })
+}
+
 const END_OF_TEXT = '<|endoftext|>'
 
 export class FidelityBench {

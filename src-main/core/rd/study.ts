@@ -8,7 +8,7 @@ import { createPipelinePool } from '../pipeline'
 import { nextRunName } from '../pipeline/runs'
 import { type CompressionPlan, makePlan } from '../plan'
 import { writeFileAtomic } from '../util/atomic'
-import { FidelityBench, type FidelityMetrics } from './bench'
+import { benchFor, type FidelityBench, type FidelityMetrics } from './bench'
 import { EXACT_SMALL_TENSORS, type LossyPoint, measureRun, weightMatrices } from './variant'
 
 export type BaselineType = 'q8_0' | 'q4_0'
@@ -83,17 +83,7 @@ export async function rateDistortion(o: RdOptions): Promise<RdResult> {
   const log = o.onProgress ?? (() => {})
   const mode = o.mode ?? 'abs'
   if (!o.bench) log('scoring the original on the text')
-  const bench =
-    o.bench ??
-    (await FidelityBench.open({
-      reference: o.model,
-      text: o.text,
-      ...(o.ctx ? { ctx: o.ctx } : {}),
-      ...(o.chunks ? { chunks: o.chunks } : {}),
-      ...(o.documentSeparator !== undefined ? { documentSeparator: o.documentSeparator } : {}),
-      ...(o.threads ? { threads: o.threads } : {}),
-      cacheDir: join(outDir, 'gguf-cache'),
-    }))
+  const bench = await benchFor(o, outDir)
   const pool = createPipelinePool(o.workers)
   const rows: RdRow[] = []
   try {

@@ -9,7 +9,7 @@ import { createPipelinePool } from '../pipeline'
 import { nextRunName } from '../pipeline/runs'
 import { type CompressionPlan, makePlan, type PlanRule } from '../plan'
 import { writeFileAtomic } from '../util/atomic'
-import { FidelityBench, type FidelityMetrics } from './bench'
+import { benchFor, type FidelityBench, type FidelityMetrics } from './bench'
 import { EXACT_SMALL_TENSORS, type LossyPoint, measureRun, weightMatrices } from './variant'
 
 export interface TuneTarget {
@@ -117,17 +117,7 @@ export async function autoTune(o: TuneOptions): Promise<TuneResult> {
   const log = o.onProgress ?? (() => {})
   const maxRuns = o.maxRuns ?? 24
   const tolerance = Math.max(1.01, o.tolerance ?? 1.2)
-  const bench =
-    o.bench ??
-    (await FidelityBench.open({
-      reference: o.model,
-      text: o.text,
-      ...(o.ctx ? { ctx: o.ctx } : {}),
-      ...(o.chunks ? { chunks: o.chunks } : {}),
-      ...(o.documentSeparator !== undefined ? { documentSeparator: o.documentSeparator } : {}),
-      ...(o.threads ? { threads: o.threads } : {}),
-      cacheDir: join(outDir, 'gguf-cache'),
-    }))
+  const bench = await benchFor(o, outDir)
   const pool = createPipelinePool(o.workers)
   const steps: TuneStep[] = []
   const points = new Map<string, LossyPoint>()
