@@ -317,21 +317,23 @@ class CompressJob {
     const journalPath = join(this.jobDir, `${file}.jsonl`)
     const tensors = shard.tensors
     let entries = Journal.read<JournalEntry>(journalPath)
+    const shardResult = (size: number, metrics: TensorMetrics[]) => ({
+      totals: {
+        file,
+        container,
+        originalBytes: shard.fileSize,
+        compressedBytes: size,
+        ratio: shard.fileSize / size,
+        tensors: tensors.length,
+      },
+      metrics,
+    })
+    /** A shard finished by an earlier run: count it whole in the progress, then report it. */
     const totals = (size: number, metrics: TensorMetrics[]) => {
       this.bytesDone += tensors.reduce((a, t) => a + t.byteLength, 0)
       this.tensorsDone += tensors.length
       this.progress(file)
-      return {
-        totals: {
-          file,
-          container,
-          originalBytes: shard.fileSize,
-          compressedBytes: size,
-          ratio: shard.fileSize / size,
-          tensors: tensors.length,
-        },
-        metrics,
-      }
+      return shardResult(size, metrics)
     }
 
     // A shard finished by an earlier process: keep it (renaming it into place if the kill came just before).
@@ -512,17 +514,7 @@ class CompressJob {
       journal.add({ finished: true, size })
       journal.flush()
       await commitPartial(own, finalPath)
-      return {
-        totals: {
-          file,
-          container,
-          originalBytes: shard.fileSize,
-          compressedBytes: size,
-          ratio: shard.fileSize / size,
-          tensors: tensors.length,
-        },
-        metrics,
-      }
+      return shardResult(size, metrics)
     } catch (err) {
       // Keep the partial file and its journal: the next run resumes from them.
       await writer.close()
