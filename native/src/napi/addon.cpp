@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "../chunk/chunk.hpp"
+#include "../measure/range.hpp"
 
 namespace {
 
@@ -157,11 +158,33 @@ Napi::Value MaxSize(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, double(sp::maxChunkBytes(uint64_t(n), Dtype(int(d)))));
 }
 
+// chunkRange(input, params): {min, max, nonFinite} of the chunk's finite values (dequantized under block scales),
+// for REL bounds; only dtype, firstElement and fp8 of params are used.
+Napi::Value Range(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const uint8_t* data;
+  size_t len;
+  ChunkParams p;
+  sp::Fp8Scales g;
+  if (info.Length() < 2 || !readBytes(info[0], data, len) || !info[1].IsObject() ||
+      !readParams(info[1].As<Napi::Object>(), p, g))
+    return throwCodec(env, Status::BadParams, "chunkRange: expected (Uint8Array, params)");
+  const unsigned B = sp::dtypeBytes(p.dtype);
+  if (len % B != 0) return throwCodec(env, Status::BadParams, "chunkRange: input length is not a whole number of elements");
+  const sp::measure::Range r = sp::measure::chunkRange(data, len / B, p.dtype, p.firstElement, p.fp8);
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("min", Napi::Number::New(env, r.min));
+  o.Set("max", Napi::Number::New(env, r.max));
+  o.Set("nonFinite", Napi::Number::New(env, double(r.nonFinite)));
+  return o;
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("compressChunk", Napi::Function::New(env, Compress, "compressChunk"));
   exports.Set("decompressChunk", Napi::Function::New(env, Decompress, "decompressChunk"));
   exports.Set("decompressChunkInto", Napi::Function::New(env, DecompressInto, "decompressChunkInto"));
   exports.Set("maxCompressedChunkSize", Napi::Function::New(env, MaxSize, "maxCompressedChunkSize"));
+  exports.Set("chunkRange", Napi::Function::New(env, Range, "chunkRange"));
   exports.Set("codecVersion", Napi::Number::New(env, sp::kCodecVersion));
   return exports;
 }

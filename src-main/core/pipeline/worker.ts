@@ -2,10 +2,10 @@
 // main thread only reads, writes and schedules.
 import { parentPort } from 'node:worker_threads'
 import { crc32 } from 'node:zlib'
-import { compressChunk, decompressChunk, decompressChunkInto } from '../codec'
+import { chunkValueRange, compressChunk, decompressChunk, decompressChunkInto } from '../codec'
 import { errorReply } from '../util/workers'
 import type { CompressResult, CompressTask, DecompressResult, PipelineResult, PipelineTask, StatsResult } from './tasks'
-import { chunkRange, compareChunk, DTYPE_BYTES } from './values'
+import { compareChunk, DTYPE_BYTES } from './values'
 
 /** A view that owns its whole ArrayBuffer, so it can be transferred without taking neighbours along. */
 function owned(u: Uint8Array): Uint8Array {
@@ -48,7 +48,7 @@ function run(task: PipelineTask): { result: PipelineResult; transfer: ArrayBuffe
   const t0 = performance.now()
   switch (task.kind) {
     case 'stats': {
-      const result: StatsResult = { range: chunkRange(task.bytes, task.dtype, task.firstElement, task.fp8) }
+      const result: StatsResult = { range: chunkValueRange(task.bytes, task.dtype, task.firstElement, task.fp8) }
       const back = transferable(task.bytes)
       if (back.length > 0) result.input = task.bytes
       return { result, transfer: back }

@@ -1,0 +1,115 @@
+// Value range of a chunk: min and max of its finite values (dequantized under FP8 block scales) and how many are
+// NaN or ±Inf. A REL bound is a fraction of a tensor's range, so the pipeline scans every lossy tensor once
+// before compressing it; on integer keys of the codes this costs a fraction of a nanosecond per byte.
+#pragma once
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+
+#include "../chunk/chunk.hpp"
+#include "../dtype/dtype.hpp"
+
+namespace sp::measure {
+
+struct Range {
+  double min = std::numeric_limits<double>::infinity();
+  double max = -std::numeric_limits<double>::infinity();
+  uint64_t nonFinite = 0;
+};
+
+// A sign-magnitude code as an order-preserving integer: the magnitude, or its complement when negative, so that
+// −0 sorts just below +0 (as Math.min / Math.max order them).
+inline int32_t orderKey(uint32_t code, unsigned signShift) {
+  const uint32_t mag = code & ((1u << signShift) - 1);
+  return int32_t(mag) ^ -int32_t(code >> signShift);
+}
+inline uint32_t keyCode(int32_t key, unsigned signShift) {
+  return key >= 0 ? uint32_t(key) : (uint32_t(~key) | (1u << signShift));
+}
+
+inline void addValue(Range& r, double v) {
+  if (!std::isfinite(v)) {
+    r.nonFinite++;
+    return;
+  }
+  if (v < r.min || (v == 0 && r.min == 0 && std::signbit(v))) r.min = v;
+  if (v > r.max || (v == 0 && r.max == 0 && !std::signbit(v))) r.max = v;
+}
+
+// Codes of 16 or 8 bits: min/max keys in one branch-free pass, decoded once. A span holding a NaN/Inf code
+// (magnitude at or above `firstNonFinite`) is rescanned value by value.
+template <class Bits, class ValueOf>
+void codeRange(const uint8_t* p, uint64_t n, uint32_t firstNonFinite, double scale, ValueOf value, Range& r) {
+  constexpr unsigned kSign = sizeof(Bits) * 8 - 1;
+  int32_t lo = std::numeric_limits<int32_t>::max(), hi = std::numeric_limits<int32_t>::min();
+  uint32_t flag = 0;
+  const uint32_t lift = (1u << kSign) - firstNonFinite;  // magnitude + lift reaches the sign bit iff non-finite
+  for (uint64_t i = 0; i < n; i++) {
+    const uint32_t c = loadLE<Bits>(p + i * sizeof(Bits));
+    const int32_t k = orderKey(c, kSign);
+    flag |= (c & ((1u << kSign) - 1)) + lift;
+    lo = std::min(lo, k);
+    hi = std::max(hi, k);
+  }
+  if (n == 0) return;
+  const bool scaled = scale != 1.0;
+  if ((flag >> kSign) == 0 && std::isfinite(scale) && scale > 0) {
+    addValue(r, value(keyCode(lo, kSign)) * scale);
+    addValue(r, value(keyCode(hi, kSign)) * scale);
+    return;
+  }
+  for (uint64_t i = 0; i < n; i++) {
+    const uint32_t c = loadLE<Bits>(p + i * sizeof(Bits));
+    addValue(r, scaled ? value(c) * scale : value(c));
+  }
+}
+
+// The range of n elements of dtype d; with block scales, `first` places the chunk in its tensor.
+inline Range chunkRange(const uint8_t* in, uint64_t n, Dtype d, uint64_t first, const Fp8Scales* fp8) {
+  Range r;
+  switch (d) {
+    case Dtype::BF16:
+    case Dtype::F16: {
+      if (d == Dtype::BF16) codeRange<uint16_t>(in, n, 0x7F80, 1.0, [](uint32_t c) { return Bf16T::value(uint16_t(c)); }, r);
+      else codeRange<uint16_t>(in, n, 0x7C00, 1.0, [](uint32_t c) { return F16T::value(uint16_t(c)); }, r);
+      return r;
+    }
+    case Dtype::F32:
+      for (uint64_t i = 0; i < n; i++) addValue(r, double(bitsToFloat(loadLE<uint32_t>(in + 4 * i))));
+      return r;
+    case Dtype::F64:
+      for (uint64_t i = 0; i < n; i++) addValue(r, bitsToDouble(loadLE<uint64_t>(in + 8 * i)));
+      return r;
+    case Dtype::F8_E4M3:
+    case Dtype::F8_E5M2: {
+      const bool e4 = d == Dtype::F8_E4M3;
+      // E4M3 has no Inf and one NaN magnitude (0x7F); E5M2 is IEEE-like (Inf/NaN from 0x7C).
+      const uint32_t nonFinite = e4 ? 0x7F : 0x7C;
+      auto value = [e4](uint32_t c) { return e4 ? E4m3T::value(uint8_t(c)) : E5m2T::value(uint8_t(c)); };
+      if (!fp8 || fp8->cols == 0) {
+        codeRange<uint8_t>(in, n, nonFinite, 1.0, value, r);
+        return r;
+      }
+      // Walk row segments that share one block scale.
+      uint64_t row = first / fp8->cols, col = first % fp8->cols, i = 0;
+      while (i < n) {
+        const uint64_t seg = std::min<uint64_t>({fp8->blockCols - col % fp8->blockCols, fp8->cols - col, n - i});
+        const uint64_t at = (row / fp8->blockRows) * fp8->scaleCols + col / fp8->blockCols;
+        const double s = at < fp8->count ? double(fp8->scales[at]) : std::numeric_limits<double>::quiet_NaN();
+        codeRange<uint8_t>(in + i, seg, nonFinite, s, value, r);
+        i += seg;
+        col += seg;
+        if (col == fp8->cols) {
+          col = 0;
+          row++;
+        }
+      }
+      return r;
+    }
+  }
+  return r;
+}
+
+}  // namespace sp::measure
