@@ -409,7 +409,8 @@ class DecodeJob {
         file: r.path,
         tensor: t.name,
       },
-      target ? [payload.buffer as ArrayBuffer, target.buffer as ArrayBuffer] : [payload.buffer as ArrayBuffer],
+      // The original chunk is a fresh buffer too: moved, not cloned.
+      [payload.buffer, ...(target ? [target.buffer] : []), ...(original ? [original.buffer] : [])] as ArrayBuffer[],
     ) as Promise<DecompressResult>
   }
 
