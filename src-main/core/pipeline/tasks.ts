@@ -28,6 +28,11 @@ export interface DecompressTask {
   params: ChunkCodecParams
   elementCount: number
   decodedCrc: number
+  /**
+   * Check decodedCrc (verify jobs). Reconstruction skips it: the codec already checks every decoded chunk against
+   * the checksum its encoder stored inside the chunk, which covers the same bytes.
+   */
+  checkCrc: boolean
   /** The original bytes of the chunk, to check the bound against. */
   original?: Uint8Array
   /** Keep the decoded bytes (false: verify only). */
