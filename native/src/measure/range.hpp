@@ -19,15 +19,26 @@ struct Range {
   uint64_t nonFinite = 0;
 };
 
-// A sign-magnitude code as an order-preserving integer: the magnitude, or its complement when negative, so that
-// −0 sorts just below +0 (as Math.min / Math.max order them).
-inline int32_t orderKey(uint32_t code, unsigned signShift) {
-  const uint32_t mag = code & ((1u << signShift) - 1);
-  return int32_t(mag) ^ -int32_t(code >> signShift);
-}
-inline uint32_t keyCode(int32_t key, unsigned signShift) {
-  return key >= 0 ? uint32_t(key) : (uint32_t(~key) | (1u << signShift));
-}
+// Sign-magnitude codes as order-preserving keys that SSE2 can min/max 16 or 32 at a time: signed 16-bit keys
+// (the magnitude, or −1 − magnitude when negative) and unsigned 8-bit keys (the same order, offset by 0x80). −0
+// sorts just below +0, as Math.min / Math.max order them.
+template <class Bits>
+struct OrderKey;
+template <>
+struct OrderKey<uint16_t> {
+  using Key = int16_t;
+  static Key of(uint16_t c) { return Key(uint16_t(c ^ (uint16_t(-(c >> 15)) & 0x7FFF))); }
+  static uint32_t code(Key k) { return k >= 0 ? uint32_t(k) : uint32_t(uint16_t(k) ^ 0x7FFF); }
+};
+template <>
+struct OrderKey<uint8_t> {
+  using Key = uint8_t;
+  static Key of(uint8_t c) { return Key((c ^ (uint8_t(-(c >> 7)) & 0x7F)) ^ 0x80); }
+  static uint32_t code(Key k) {
+    const uint32_t t = k ^ 0x80u;
+    return (t & 0x80) ? t ^ 0x7F : t;
+  }
+};
 
 inline void addValue(Range& r, double v) {
   if (!std::isfinite(v)) {
@@ -42,24 +53,27 @@ inline void addValue(Range& r, double v) {
 // (magnitude at or above `firstNonFinite`) is rescanned value by value.
 template <class Bits, class ValueOf>
 void codeRange(const uint8_t* p, uint64_t n, uint32_t firstNonFinite, double scale, ValueOf value, Range& r) {
+  using K = OrderKey<Bits>;
+  using Key = typename K::Key;
   constexpr unsigned kSign = sizeof(Bits) * 8 - 1;
-  int32_t lo = std::numeric_limits<int32_t>::max(), hi = std::numeric_limits<int32_t>::min();
-  uint32_t flag = 0;
-  const uint32_t lift = (1u << kSign) - firstNonFinite;  // magnitude + lift reaches the sign bit iff non-finite
-  for (uint64_t i = 0; i < n; i++) {
-    const uint32_t c = loadLE<Bits>(p + i * sizeof(Bits));
-    const int32_t k = orderKey(c, kSign);
-    flag |= (c & ((1u << kSign) - 1)) + lift;
-    lo = std::min(lo, k);
-    hi = std::max(hi, k);
-  }
+  constexpr Bits kMag = Bits((1u << kSign) - 1);
   if (n == 0) return;
-  const bool scaled = scale != 1.0;
+  Key lo = std::numeric_limits<Key>::max(), hi = std::numeric_limits<Key>::min();
+  Bits flag = 0;
+  const Bits lift = Bits((1u << kSign) - firstNonFinite);  // magnitude + lift reaches the sign bit iff non-finite
+  for (uint64_t i = 0; i < n; i++) {
+    const Bits c = loadLE<Bits>(p + i * sizeof(Bits));
+    const Key k = K::of(c);
+    flag |= Bits((c & kMag) + lift);
+    lo = k < lo ? k : lo;
+    hi = k > hi ? k : hi;
+  }
   if ((flag >> kSign) == 0 && std::isfinite(scale) && scale > 0) {
-    addValue(r, value(keyCode(lo, kSign)) * scale);
-    addValue(r, value(keyCode(hi, kSign)) * scale);
+    addValue(r, value(K::code(lo)) * scale);
+    addValue(r, value(K::code(hi)) * scale);
     return;
   }
+  const bool scaled = scale != 1.0;
   for (uint64_t i = 0; i < n; i++) {
     const uint32_t c = loadLE<Bits>(p + i * sizeof(Bits));
     addValue(r, scaled ? value(c) * scale : value(c));
@@ -87,7 +101,18 @@ inline Range chunkRange(const uint8_t* in, uint64_t n, Dtype d, uint64_t first, 
       const bool e4 = d == Dtype::F8_E4M3;
       // E4M3 has no Inf and one NaN magnitude (0x7F); E5M2 is IEEE-like (Inf/NaN from 0x7C).
       const uint32_t nonFinite = e4 ? 0x7F : 0x7C;
-      auto value = [e4](uint32_t c) { return e4 ? E4m3T::value(uint8_t(c)) : E5m2T::value(uint8_t(c)); };
+      // Values of all 256 codes, so a segment's two endpoints cost two loads rather than two ldexp calls.
+      static const struct Tables {
+        double e4m3[256], e5m2[256];
+        Tables() {
+          for (int c = 0; c < 256; c++) {
+            e4m3[c] = E4m3T::value(uint8_t(c));
+            e5m2[c] = E5m2T::value(uint8_t(c));
+          }
+        }
+      } tables;
+      const double* t = e4 ? tables.e4m3 : tables.e5m2;
+      auto value = [t](uint32_t c) { return t[c & 0xFF]; };
       if (!fp8 || fp8->cols == 0) {
         codeRange<uint8_t>(in, n, nonFinite, 1.0, value, r);
         return r;
