@@ -8,7 +8,9 @@
 #include <vector>
 
 #include "../src/chunk/chunk.hpp"
+#include "../src/common/crc32.hpp"
 #include "../src/entropy/rans.hpp"
+#include "../src/measure/measure.hpp"
 
 using namespace sp;
 
@@ -86,6 +88,15 @@ static void roundTrips() {
           std::vector<uint8_t> out(n * B + 1);
           s = decodeChunk(chunk.data(), chunk.size(), p, n, out.data());
           CHECK(s == Status::Ok, "decode %s dtype %d eb %g n %zu", statusCode(s), int(d), eb, n);
+          // The measured encoder: same bytes, CRC of the decoded bytes, sums bounded by eb.
+          std::vector<uint8_t> measured;
+          uint32_t crc = 0;
+          measure::ErrorSums sums;
+          s = encodeChunkMeasured(in.data(), n, p, eb, measured, crc, sums);
+          CHECK(s == Status::Ok && measured == chunk, "measured encode differs");
+          CHECK(crc == crc32(out.data(), n * B), "measured CRC differs");
+          CHECK(sums.count == n && sums.over == 0 && sums.maxAbs <= eb, "measured sums: over %llu max %g",
+                (unsigned long long)sums.over, sums.maxAbs);
           for (size_t i = 0; i < n; i++) {
             const double x = valueOf(d, in.data() + i * B), y = valueOf(d, out.data() + i * B);
             const bool special = !std::isfinite(x) || (x == 0 && std::signbit(x));
@@ -187,11 +198,19 @@ static void fastDecoderAgrees() {
   }
 }
 
+static void crcKnownAnswer() {
+  const char* s = "123456789";
+  CHECK(crc32(reinterpret_cast<const uint8_t*>(s), 9) == 0xCBF43926u, "CRC-32 check value");
+  CHECK(crc32(reinterpret_cast<const uint8_t*>(s) + 4, 5, crc32(reinterpret_cast<const uint8_t*>(s), 4)) == 0xCBF43926u,
+        "CRC-32 continued");
+}
+
 int main(int argc, char** argv) {
   if (argc == 3 && std::strcmp(argv[1], "--write-seeds") == 0) {
     writeSeeds(argv[2]);
     return 0;
   }
+  crcKnownAnswer();
   roundTrips();
   corruptions();
   fastDecoderAgrees();

@@ -8,9 +8,11 @@
 
 #include "../common/bytes.hpp"
 #include "../common/checksum.hpp"
+#include "../common/crc32.hpp"
 #include "../entropy/context.hpp"
 #include "../entropy/rans.hpp"
 #include "../lossless/planes.hpp"
+#include "../measure/measure.hpp"
 #include "../outliers/special.hpp"
 #include "../predictor/predictor.hpp"
 #include "../quantizer/grid.hpp"
@@ -512,7 +514,12 @@ Status checkParams(const ChunkParams& p, uint64_t n) {
   return Status::Ok;
 }
 
-Status encodeChunk(const uint8_t* in, uint64_t n, const ChunkParams& p, std::vector<uint8_t>& out) {
+namespace {
+
+// The whole encoder; decoded is set to the bytes the decoder will reproduce (the input, or the quantized path's
+// reconstruction in per-thread scratch, valid until the scratch is released).
+Status encodeChunkImpl(const uint8_t* in, uint64_t n, const ChunkParams& p, std::vector<uint8_t>& out,
+                       const uint8_t*& decoded) {
   const Status ps = checkParams(p, n);
   if (ps != Status::Ok) return ps;
   const unsigned B = dtypeBytes(p.dtype);
@@ -544,12 +551,38 @@ Status encodeChunk(const uint8_t* in, uint64_t n, const ChunkParams& p, std::vec
     method = kRaw;
   }
   if (method != kQuantized) sum = checksum32(in, rawBytes);
+  decoded = method == kQuantized ? encodeScratch().rec.data() : in;
   std::vector<uint8_t> header;
   writeHeader(header, method, p.dtype, n, sum);
   std::memcpy(out.data(), header.data(), kChunkHeaderBytes);
-  // Per-thread scratch is kept between chunks of ordinary size only.
-  if (n > (uint64_t(1) << 24)) releaseScratch();
   return Status::Ok;
+}
+
+// Per-thread scratch is kept between chunks of ordinary size only.
+void releaseLargeScratch(uint64_t n) {
+  if (n > (uint64_t(1) << 24)) releaseScratch();
+}
+
+}  // namespace
+
+Status encodeChunk(const uint8_t* in, uint64_t n, const ChunkParams& p, std::vector<uint8_t>& out) {
+  const uint8_t* decoded = nullptr;
+  const Status s = encodeChunkImpl(in, n, p, out, decoded);
+  releaseLargeScratch(n);
+  return s;
+}
+
+Status encodeChunkMeasured(const uint8_t* in, uint64_t n, const ChunkParams& p, double checkEb,
+                           std::vector<uint8_t>& out, uint32_t& decodedCrc, measure::ErrorSums& sums) {
+  const uint8_t* decoded = nullptr;
+  const Status s = encodeChunkImpl(in, n, p, out, decoded);
+  if (s == Status::Ok) {
+    const uint64_t bytes = n * dtypeBytes(p.dtype);
+    decodedCrc = crc32(decoded, bytes);
+    sums = measure::compareChunk(in, decoded, n, p.dtype, checkEb, p.firstElement, p.fp8);
+  }
+  releaseLargeScratch(n);
+  return s;
 }
 
 Status decodeChunk(const uint8_t* in, size_t len, const ChunkParams& p, uint64_t n, uint8_t* out) {

@@ -36,6 +36,13 @@ inline uint64_t maxChunkBytes(uint64_t n, Dtype d) { return kChunkHeaderBytes + 
 
 // Encodes n elements (input is n × dtypeBytes raw little-endian bytes); out is replaced.
 Status encodeChunk(const uint8_t* in, uint64_t n, const ChunkParams& p, std::vector<uint8_t>& out);
+namespace measure {
+struct ErrorSums;
+}
+// encodeChunk that also reports what the decoder will produce without decoding: the zlib CRC-32 of the decoded
+// bytes and the error sums of decoded against input under bound checkEb (compareChunk in pipeline/values.ts).
+Status encodeChunkMeasured(const uint8_t* in, uint64_t n, const ChunkParams& p, double checkEb,
+                           std::vector<uint8_t>& out, uint32_t& decodedCrc, measure::ErrorSums& sums);
 // Decodes a chunk that must hold exactly n elements into out (n × dtypeBytes bytes).
 Status decodeChunk(const uint8_t* in, size_t len, const ChunkParams& p, uint64_t n, uint8_t* out);
 // Checks caller parameters (bound, dtype, scales) before encoding or decoding.

@@ -1,4 +1,4 @@
-// Node-API face of the codec: compressChunk / decompressChunk / maxCompressedChunkSize. No global state, so the
+// Node-API face of the codec: compressChunk(Measured) / decompressChunk(Into) / maxCompressedChunkSize. No global state, so the
 // module is safe in worker_threads; results are copied into JS-owned ArrayBuffers (no external buffers, which
 // Electron's memory cage forbids).
 #include <napi.h>
@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "../chunk/chunk.hpp"
+#include "../measure/measure.hpp"
 #include "../measure/range.hpp"
 
 namespace {
@@ -100,6 +101,45 @@ Napi::Value Compress(const Napi::CallbackInfo& info) {
   return Napi::Uint8Array::New(env, size, ab, 0);
 }
 
+// compressChunkMeasured(input, params, checkEb) → {compressed, decodedCrc, sums}: compressChunk's bytes plus the
+// CRC-32 and error sums of what the decoder will produce, taken from the encoder's own reconstruction.
+Napi::Value CompressMeasured(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const uint8_t* data;
+  size_t len;
+  ChunkParams p;
+  sp::Fp8Scales g;
+  if (info.Length() < 3 || !readBytes(info[0], data, len) || !info[1].IsObject() ||
+      !readParams(info[1].As<Napi::Object>(), p, g) || !info[2].IsNumber())
+    return throwCodec(env, Status::BadParams, "compressChunkMeasured: expected (Uint8Array, params, checkEb)");
+  const double checkEb = info[2].As<Napi::Number>().DoubleValue();
+  if (!(checkEb >= 0)) return throwCodec(env, Status::BadParams, "compressChunkMeasured: checkEb must be a number >= 0");
+  const unsigned B = sp::dtypeBytes(p.dtype);
+  if (len % B != 0) return throwCodec(env, Status::BadParams, "compressChunkMeasured: input length is not a whole number of elements");
+  static thread_local std::vector<uint8_t> out;
+  uint32_t crc = 0;
+  sp::measure::ErrorSums sums;
+  const Status s = sp::encodeChunkMeasured(data, len / B, p, checkEb, out, crc, sums);
+  if (s != Status::Ok) return throwCodec(env, s);
+  Napi::ArrayBuffer ab = Napi::ArrayBuffer::New(env, out.size());
+  if (!out.empty()) std::memcpy(ab.Data(), out.data(), out.size());
+  const size_t size = out.size();
+  if (out.capacity() > (size_t(1) << 26)) std::vector<uint8_t>().swap(out);
+  Napi::Object so = Napi::Object::New(env);
+  so.Set("count", Napi::Number::New(env, double(sums.count)));
+  so.Set("sumAbs", Napi::Number::New(env, sums.sumAbs));
+  so.Set("sumSq", Napi::Number::New(env, sums.sumSq));
+  so.Set("maxAbs", Napi::Number::New(env, sums.maxAbs));
+  so.Set("over", Napi::Number::New(env, double(sums.over)));
+  so.Set("min", Napi::Number::New(env, sums.min));
+  so.Set("max", Napi::Number::New(env, sums.max));
+  Napi::Object r = Napi::Object::New(env);
+  r.Set("compressed", Napi::Uint8Array::New(env, size, ab, 0));
+  r.Set("decodedCrc", Napi::Number::New(env, double(crc)));
+  r.Set("sums", so);
+  return r;
+}
+
 Napi::Value Decompress(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const uint8_t* data;
@@ -181,6 +221,7 @@ Napi::Value Range(const Napi::CallbackInfo& info) {
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("compressChunk", Napi::Function::New(env, Compress, "compressChunk"));
+  exports.Set("compressChunkMeasured", Napi::Function::New(env, CompressMeasured, "compressChunkMeasured"));
   exports.Set("decompressChunk", Napi::Function::New(env, Decompress, "decompressChunk"));
   exports.Set("decompressChunkInto", Napi::Function::New(env, DecompressInto, "decompressChunkInto"));
   exports.Set("maxCompressedChunkSize", Napi::Function::New(env, MaxSize, "maxCompressedChunkSize"));

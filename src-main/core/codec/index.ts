@@ -3,9 +3,9 @@
 import { existsSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
-import type { ChunkCodecParams, CodecDtype, ErrorMode, Fp8BlockScales } from './types'
+import type { ChunkCodecParams, CodecDtype, ErrorMode, Fp8BlockScales, MeasuredChunk } from './types'
 
-export type { ChunkCodecParams, CodecDtype, ErrorMode, Fp8BlockScales } from './types'
+export type { ChunkCodecParams, CodecDtype, ErrorMode, ErrorSums, Fp8BlockScales, MeasuredChunk } from './types'
 
 /** Version of the chunk bitstream this build writes (stored in every chunk header). */
 export const CODEC_VERSION = 1
@@ -42,6 +42,7 @@ interface NativeParams {
 
 interface NativeCodec {
   compressChunk(input: Uint8Array, p: NativeParams): Uint8Array
+  compressChunkMeasured(input: Uint8Array, p: NativeParams, checkEb: number): MeasuredChunk
   decompressChunk(input: Uint8Array, p: NativeParams, elementCount: number): Uint8Array
   decompressChunkInto(input: Uint8Array, p: NativeParams, elementCount: number, target: Uint8Array): void
   maxCompressedChunkSize(elementCount: number, dtype: number): number
@@ -107,6 +108,19 @@ function rethrow(err: unknown): never {
 export function compressChunk(input: Uint8Array, p: ChunkCodecParams): Uint8Array {
   try {
     return addon().compressChunk(input, toNative(p))
+  } catch (err) {
+    rethrow(err)
+  }
+}
+
+/**
+ * compressChunk plus what the decoder will produce, measured by the encoder on its own reconstruction (no decode):
+ * `compressed` is byte-identical to compressChunk's output, `decodedCrc` is node:zlib's crc32 of the decoded bytes,
+ * and `sums` equals compareChunk(input, decoded, p.dtype, checkEb, p.firstElement, p.fp8) bit for bit.
+ */
+export function compressChunkMeasured(input: Uint8Array, p: ChunkCodecParams, checkEb: number): MeasuredChunk {
+  try {
+    return addon().compressChunkMeasured(input, toNative(p), checkEb)
   } catch (err) {
     rethrow(err)
   }

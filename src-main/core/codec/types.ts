@@ -37,3 +37,26 @@ export interface ChunkCodecParams {
   /** Present for FP8 weights that have block scales. */
   fp8?: Fp8BlockScales
 }
+
+/** Error sums of one chunk (original vs reconstruction); combined across chunks into a tensor's metrics. */
+export interface ErrorSums {
+  count: number
+  sumAbs: number
+  sumSq: number
+  maxAbs: number
+  /** Values whose error exceeds the bound, or whose NaN/Inf did not survive. */
+  over: number
+  /** Range of the original finite values (dequantized for FP8 with block scales). */
+  min: number
+  max: number
+}
+
+/** What compressChunkMeasured returns: the chunk and what its decoder will produce, measured without decoding. */
+export interface MeasuredChunk {
+  /** Byte-identical to compressChunk's output. */
+  compressed: Uint8Array
+  /** zlib CRC-32 (unsigned) of the bytes decompressChunk will return. */
+  decodedCrc: number
+  /** compareChunk(input, decoded, dtype, checkEb, firstElement, fp8) from pipeline/values.ts, bit for bit. */
+  sums: ErrorSums
+}

@@ -1,6 +1,8 @@
 // Turns raw tensor bytes into numbers (dequantized for FP8 with block scales) so workers can measure ranges and
 // errors. Lookup tables keep the 8- and 16-bit formats cheap.
-import type { CodecDtype, Fp8BlockScales } from '../codec/types'
+import type { CodecDtype, ErrorSums, Fp8BlockScales } from '../codec/types'
+
+export type { ErrorSums } from '../codec/types'
 
 export const CODEC_DTYPES: readonly CodecDtype[] = ['BF16', 'F16', 'F32', 'F64', 'F8_E4M3', 'F8_E5M2']
 export const isCodecDtype = (d: string): d is CodecDtype => (CODEC_DTYPES as readonly string[]).includes(d)
@@ -133,18 +135,6 @@ export function valueRange(v: Float64Array): ValueRange {
     if (x > max) max = x
   }
   return { min, max, nonFinite }
-}
-
-/** Error sums of one chunk; combined across chunks into a tensor's metrics. */
-export interface ErrorSums {
-  count: number
-  sumAbs: number
-  sumSq: number
-  maxAbs: number
-  /** Values whose error exceeds the bound, or whose NaN/Inf did not survive. */
-  over: number
-  min: number
-  max: number
 }
 
 export const emptySums = (): ErrorSums => ({

@@ -1,0 +1,209 @@
+// Error sums of a reconstruction against its original, computed where the encoder already holds the reconstruction
+// so that the pipeline needs no verify-decode. The arithmetic mirrors compareChunk in
+// src-main/core/pipeline/values.ts operation for operation (blocks of 8192 elements, float64 sums added in element
+// order, partial sums added block by block, built with -ffp-contract=off), so the results are bit-identical.
+#pragma once
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <limits>
+
+#include "../chunk/chunk.hpp"
+#include "../dtype/dtype.hpp"
+
+namespace sp::measure {
+
+// Same fields as ErrorSums in src-main/core/codec/types.ts.
+struct ErrorSums {
+  uint64_t count = 0;
+  double sumAbs = 0;
+  double sumSq = 0;
+  double maxAbs = 0;
+  uint64_t over = 0;
+  double min = std::numeric_limits<double>::infinity();
+  double max = -std::numeric_limits<double>::infinity();
+};
+
+// JavaScript's Math.min / Math.max on non-NaN operands: −0 is below +0.
+inline double jsMin(double a, double b) { return a < b ? a : b < a ? b : std::signbit(a) ? a : b; }
+inline double jsMax(double a, double b) { return a > b ? a : b > a ? b : std::signbit(a) ? b : a; }
+
+// Value of every F16 code (exact in float).
+inline const float* f16Values() {
+  static const struct Table {
+    float v[65536];
+    Table() {
+      for (uint32_t c = 0; c < 65536; c++) v[c] = float(f16ToDouble(uint16_t(c)));
+    }
+  } table;
+  return table.v;
+}
+
+// Value of every FP8 code.
+inline const double* fp8Values(Dtype dtype) {
+  static const struct Tables {
+    double e4m3[256], e5m2[256];
+    Tables() {
+      for (int c = 0; c < 256; c++) {
+        e4m3[c] = e4m3ToDouble(uint8_t(c));
+        e5m2[c] = e5m2ToDouble(uint8_t(c));
+      }
+    }
+  } tables;
+  return dtype == Dtype::F8_E4M3 ? tables.e4m3 : tables.e5m2;
+}
+
+// Decodes elements [start, start + n) of a chunk to doubles (dequantized under FP8 block scales when given).
+inline void decodeValues(const uint8_t* bytes, uint64_t start, size_t n, Dtype dtype, uint64_t firstElement,
+                         const Fp8Scales* fp8, double* out) {
+  switch (dtype) {
+    case Dtype::BF16:
+      for (size_t i = 0; i < n; i++) out[i] = double(bitsToFloat(uint32_t(loadLE<uint16_t>(bytes + 2 * (start + i))) << 16));
+      return;
+    case Dtype::F16: {
+      const float* t = f16Values();
+      for (size_t i = 0; i < n; i++) out[i] = double(t[loadLE<uint16_t>(bytes + 2 * (start + i))]);
+      return;
+    }
+    case Dtype::F32:
+      for (size_t i = 0; i < n; i++) out[i] = double(bitsToFloat(loadLE<uint32_t>(bytes + 4 * (start + i))));
+      return;
+    case Dtype::F64:
+      for (size_t i = 0; i < n; i++) out[i] = bitsToDouble(loadLE<uint64_t>(bytes + 8 * (start + i)));
+      return;
+    case Dtype::F8_E4M3:
+    case Dtype::F8_E5M2: {
+      const double* t = fp8Values(dtype);
+      const uint8_t* v = bytes + start;
+      if (!fp8) {
+        for (size_t i = 0; i < n; i++) out[i] = t[v[i]];
+        return;
+      }
+      // Row segments of one scale block at a time (no division per element).
+      const uint64_t e = firstElement + start;
+      uint64_t r = e / fp8->cols, c = e % fp8->cols;
+      size_t i = 0;
+      while (i < n) {
+        const uint64_t bc = c / fp8->blockCols;
+        const uint64_t blockEnd = std::min(fp8->cols, (bc + 1) * fp8->blockCols);
+        const size_t stop = size_t(std::min<uint64_t>(n, i + (blockEnd - c)));
+        const double scale = double(fp8->scales[(r / fp8->blockRows) * fp8->scaleCols + bc]);
+        for (size_t k = i; k < stop; k++) out[k] = t[v[k]] * scale;
+        c += stop - i;
+        i = stop;
+        if (c == fp8->cols) {
+          c = 0;
+          r++;
+        }
+      }
+      return;
+    }
+  }
+}
+
+// compareValues (values.ts) on one block of elements [start, start + n): a branch-free pass, whose result stands
+// when the sum of squares is finite (which implies every original value is finite), else compareExact, the
+// value-by-value pass. Values are decoded in slices of kSlice into L1-sized arrays (a vectorisable loop), which
+// keeps the serial sum loop lean.
+struct BlockInput {
+  const uint8_t* orig;
+  const uint8_t* rec;
+  Dtype dtype;
+  uint64_t firstElement;
+  const Fp8Scales* fp8;
+};
+constexpr size_t kSlice = 1024;
+
+template <class F>
+void forSlices(const BlockInput& in, uint64_t start, size_t n, F f) {
+  double xa[kSlice], xb[kSlice];
+  for (size_t k = 0; k < n; k += kSlice) {
+    const size_t m = std::min(kSlice, n - k);
+    decodeValues(in.orig, start + k, m, in.dtype, in.firstElement, in.fp8, xa);
+    decodeValues(in.rec, start + k, m, in.dtype, in.firstElement, in.fp8, xb);
+    f(xa, xb, m);
+  }
+}
+
+inline ErrorSums compareBlock(const BlockInput& in, uint64_t start, size_t n, double limit) {
+  ErrorSums s;
+  s.count = n;
+  double sumAbs = 0, sumSq = 0, maxAbs = 0;
+  double mn = std::numeric_limits<double>::infinity(), mx = -mn;
+  uint64_t over = 0;
+  forSlices(in, start, n, [&](const double* a, const double* b, size_t m) {
+    for (size_t i = 0; i < m; i++) {
+      const double x = a[i];
+      const double d = std::fabs(x - b[i]);
+      sumAbs += d;
+      sumSq += d * d;
+      maxAbs = d > maxAbs ? d : maxAbs;
+      mn = x < mn ? x : mn;
+      mx = x > mx ? x : mx;
+      over += d <= limit ? 0 : 1;
+    }
+  });
+  if (std::isfinite(sumSq) && n > 0) {
+    // Math.min/max keep −0 below +0; the plain comparisons above kept whichever zero came first.
+    if (mn == 0 || mx == 0) {
+      bool negZero = false, posZero = false;
+      forSlices(in, start, n, [&](const double* a, const double*, size_t m) {
+        for (size_t i = 0; i < m; i++)
+          if (a[i] == 0) (std::signbit(a[i]) ? negZero : posZero) = true;
+      });
+      if (mn == 0) mn = negZero ? -0.0 : 0.0;
+      if (mx == 0) mx = posZero ? 0.0 : -0.0;
+    }
+    s.sumAbs = sumAbs;
+    s.sumSq = sumSq;
+    s.maxAbs = maxAbs;
+    s.over = over;
+    s.min = mn;
+    s.max = mx;
+    return s;
+  }
+  // compareExact: NaN and ±Inf must come back as themselves; min/max over finite originals in order.
+  forSlices(in, start, n, [&](const double* a, const double* b, size_t m) {
+    for (size_t i = 0; i < m; i++) {
+      const double x = a[i], y = b[i];
+      if (!(x - x == 0)) {
+        const bool same = (std::isnan(x) && std::isnan(y)) || (x == y && std::signbit(x) == std::signbit(y));
+        if (!same) s.over++;
+        continue;
+      }
+      if (x < s.min) s.min = x;
+      if (x > s.max) s.max = x;
+      const double d = std::fabs(x - y);
+      if (!(d <= limit)) s.over++;
+      if (d > s.maxAbs) s.maxAbs = d;
+      else if (std::isnan(d)) s.maxAbs = std::numeric_limits<double>::infinity();
+      s.sumAbs += d;
+      s.sumSq += d * d;
+    }
+  });
+  return s;
+}
+
+// compareChunk (values.ts): original vs reconstruction bytes of n elements, bound eb (0 = any difference is over).
+inline ErrorSums compareChunk(const uint8_t* orig, const uint8_t* rec, uint64_t n, Dtype dtype, double eb,
+                              uint64_t firstElement, const Fp8Scales* fp8) {
+  constexpr size_t kBlock = 8192;
+  const double limit = eb * (1 + 1e-9);
+  // F64 chunks are compared whole in values.ts; one block of any size gives the same sums.
+  const uint64_t block = dtype == Dtype::F64 ? std::max<uint64_t>(1, n) : kBlock;
+  const BlockInput in{orig, rec, dtype, firstElement, fp8};
+  ErrorSums acc;
+  for (uint64_t start = 0; start < n; start += block) {
+    const ErrorSums s = compareBlock(in, start, size_t(std::min<uint64_t>(block, n - start)), limit);
+    acc.sumAbs += s.sumAbs;
+    acc.sumSq += s.sumSq;
+    acc.maxAbs = std::max(acc.maxAbs, s.maxAbs);  // never NaN, never −0
+    acc.over += s.over;
+    acc.min = jsMin(acc.min, s.min);
+    acc.max = jsMax(acc.max, s.max);
+  }
+  acc.count = n;
+  return acc;
+}
+
+}  // namespace sp::measure
