@@ -140,3 +140,27 @@ test('a cancelled compress keeps its partial work and the same command resumes t
   for (const n of ['model-00001-of-00002.safetensors.spz', 'model-00002-of-00002.safetensors.spz'])
     assert.ok(readFileSync(join(out, n)).equals(readFileSync(join(ref, n))), n)
 })
+
+test("the encoder's own measurements match a decode-back check, chunk by chunk (BF16 REL and FP8 ABS)", async () => {
+  for (const [model, plan] of [
+    [await writeBf16Model(tempDir(), 3, 2), makePlan('rel', 1e-3)],
+    [await writeFp8Model(tempDir(), 6), makePlan('abs', 2e-3)],
+  ] as const) {
+    const plain = tempDir()
+    const checked = tempDir()
+    const a = await compressModel({ model, outDir: plain, plan, pool, chunkElements: 4096 })
+    // decodeCheck throws DECODED_MISMATCH if any chunk decodes to other bytes or other error sums.
+    const b = await compressModel({ model, outDir: checked, plan, pool, chunkElements: 4096, decodeCheck: true })
+    const strip = (ms: typeof a.metrics) => ms.map(({ ms: _, ...rest }) => rest)
+    assert.deepEqual(strip(b.metrics), strip(a.metrics))
+    assert.ok(
+      a.metrics.some((m) => m.method === 'abs' && m.maxAbsErr > 0),
+      'lossy tensors were measured',
+    )
+    for (const f of a.manifest.shards.map((s) => `${s.file}.spz`))
+      assert.equal(sha(join(plain, f)), sha(join(checked, f)), f)
+    // And the measured maxima are what an independent check against the original finds.
+    const v = await verifyModel({ input: plain, original: model, pool })
+    assert.equal(v.ok, true, JSON.stringify(v.problems))
+  }
+})

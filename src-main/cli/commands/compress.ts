@@ -59,7 +59,7 @@ export const compress: Command = {
   name: 'compress',
   summary: 'Compress a model folder into one container per shard, with a run record (manifest, per-tensor metrics).',
   usage:
-    'compress <model> -o <dir> [--mode lossless|abs|rel] [--bound X] [--plan FILE] [--workers N] [--digest sha256|crc32] [--json]',
+    'compress <model> -o <dir> [--mode lossless|abs|rel] [--bound X] [--plan FILE] [--workers N] [--digest sha256|crc32] [--decode-check] [--json]',
   help: [
     'Options:',
     '  -o, --out DIR      where the containers, side files and runs/run_NNN go',
@@ -69,6 +69,7 @@ export const compress: Command = {
     '  --no-defaults      do not apply the LLM defaults (norms, biases, scales, tiny tensors lossless; embeddings ×0.5)',
     '  --workers N        worker threads (default: one per core)',
     '  --digest D         sha256 (default) or crc32 of each original tensor',
+    '  --decode-check     also decode every chunk back and check it against the encoder (slower; a codec self-test)',
     '  --json             print the run manifest as JSON',
     'Interrupted (Ctrl-C, kill, crash)? Run the same command again: it resumes from the last finished tensor.',
   ],
@@ -80,6 +81,7 @@ export const compress: Command = {
     'no-defaults': { type: 'boolean' },
     workers: { type: 'string' },
     digest: { type: 'string' },
+    'decode-check': { type: 'boolean' },
     json: { type: 'boolean' },
   },
   positionals: { min: 1, max: 1 },
@@ -95,6 +97,7 @@ export const compress: Command = {
       plan,
       ...(workers ? { workers } : {}),
       ...(digest ? { digest } : {}),
+      ...(flag(ctx, 'decode-check') ? { decodeCheck: true } : {}),
       onProgress: ctx.progress,
       signal: ctx.signal,
     })

@@ -53,8 +53,12 @@ export interface CompressJobOptions {
   chunkElements?: number
   /** sha256 (default) of every tensor stored exactly, besides the CRC-32 of all; or CRC-32 only. */
   digest?: 'sha256' | 'crc32'
-  /** Decode each chunk back to measure its error and check the bound (default true). */
-  measure?: boolean
+  /**
+   * Also decode every lossy chunk back in its worker and check it against what the encoder measured (same CRC,
+   * same error sums). Off by default: the encoder measures the error on its own reconstruction, and the codec
+   * checks every decoded chunk against the checksum it stored, so this only doubles as a codec self-test.
+   */
+  decodeCheck?: boolean
   /** Where manifest.json and metrics.csv go; default `<outDir>/runs/run_NNN`. */
   runDir?: string
   label?: string
@@ -121,7 +125,7 @@ export async function compressModel(o: CompressJobOptions): Promise<CompressJobO
     const modelDir = model.dir
     const chunkElements = o.chunkElements ?? DEFAULT_CHUNK_ELEMENTS
     const digest = o.digest ?? 'sha256'
-    const measure = o.measure ?? true
+    const decodeCheck = o.decodeCheck ?? false
     mkdirSync(outDir, { recursive: true })
     const jobDir = join(outDir, JOB_DIR_NAME)
     const fingerprint = createHash('sha256')
@@ -132,7 +136,6 @@ export async function compressModel(o: CompressJobOptions): Promise<CompressJobO
           shards: model.shards.map((s) => [basename(s.path), s.fileSize, statSync(s.path).mtimeMs]),
           chunkElements,
           digest,
-          measure,
           codec: CODEC_VERSION,
         }),
       )
@@ -154,7 +157,7 @@ export async function compressModel(o: CompressJobOptions): Promise<CompressJobO
     await writeFileAtomic(join(jobDir, 'state.json'), JSON.stringify(state))
     pool ??= createPipelinePool(o.workers)
 
-    const job = new CompressJob(model, modelDir, outDir, jobDir, o, pool, chunkElements, digest, measure)
+    const job = new CompressJob(model, modelDir, outDir, jobDir, o, pool, chunkElements, digest, decodeCheck)
     const shardTotals: ShardTotals[] = []
     const rows: TensorMetrics[] = []
     for (const shard of model.shards) {
@@ -283,7 +286,7 @@ class CompressJob {
     private readonly pool: PipelinePool,
     private readonly targetChunk: number,
     private readonly digest: 'sha256' | 'crc32',
-    private readonly measure: boolean,
+    private readonly decodeCheck: boolean,
   ) {
     this.bytesTotal = model.shards.reduce((a, s) => a + s.tensors.reduce((b, t) => b + t.byteLength, 0), 0)
     this.tensorsTotal = model.shards.reduce((a, s) => a + s.tensors.length, 0)
@@ -413,7 +416,7 @@ class CompressJob {
           record.max = Number.NaN
         }
         const compressedBytes = w.chunks.reduce((a, c) => a + c.length, 0)
-        const m = this.measure || w.method !== 'abs' ? metricsOf(w.sums) : undefined
+        const m = metricsOf(w.sums)
         const row: TensorMetrics = {
           shard: file,
           tensor: w.info.name,
@@ -499,7 +502,7 @@ class CompressJob {
           // The digest is final before the tensor's last chunk can be written and journaled.
           if (w.hash && i === w.chunkCount - 1) w.sha256 = w.hash.digest()
           this.bytesThisProcess += bytes.length
-          const result = this.submit(w, i, bytes)
+          const result = this.submit(shard, w, i, bytes)
           result.catch(() => {})
           queue.push({ work: w, index: i, result })
           while (queue.length >= maxInflight) await drainOne()
@@ -671,7 +674,7 @@ class CompressJob {
     }
   }
 
-  private submit(w: TensorWork, i: number, bytes: Uint8Array): Promise<CompressResult> {
+  private submit(shard: SafetensorsFile, w: TensorWork, i: number, bytes: Uint8Array): Promise<CompressResult> {
     if (w.method === 'stored') {
       const crc = crc32(bytes)
       return Promise.resolve({ compressed: bytes, decodedCrc: crc, ms: 0 })
@@ -682,7 +685,9 @@ class CompressJob {
       bytes,
       params: this.params(w, i),
       elementCount,
-      measure: this.measure,
+      decodeCheck: this.decodeCheck,
+      file: shard.path,
+      tensor: w.info.name,
     }
     if (this.o.checkBoundScale !== undefined && w.method === 'abs') task.checkEb = w.eb * this.o.checkBoundScale
     return this.pool.run(task, [bytes.buffer as ArrayBuffer]) as Promise<CompressResult>
@@ -707,7 +712,7 @@ class CompressJob {
       while (next < w.chunkCount && next < i + window) {
         const bytes = await this.readChunk(shard, w, next)
         hash?.update(bytes)
-        const p = this.submit(w, next, bytes)
+        const p = this.submit(shard, w, next, bytes)
         p.catch(() => {})
         pending.push(p)
         next++

@@ -16,10 +16,12 @@ export interface CompressTask {
   bytes: Uint8Array
   params: ChunkCodecParams
   elementCount: number
-  /** Decode the result back and measure its error (the run's metrics and bound check). */
-  measure: boolean
+  /** Decode the result back and check it against the encoder's measurements (a codec self-test). */
+  decodeCheck: boolean
   /** The bound the measured error is checked against (default params.eb). */
   checkEb?: number
+  file: string
+  tensor: string
 }
 
 export interface DecompressTask {

@@ -2,10 +2,10 @@
 // main thread only reads, writes and schedules.
 import { parentPort } from 'node:worker_threads'
 import { crc32 } from 'node:zlib'
-import { chunkValueRange, compressChunk, decompressChunk, decompressChunkInto } from '../codec'
+import { chunkValueRange, compressChunkMeasured, decompressChunk, decompressChunkInto } from '../codec'
 import { errorReply } from '../util/workers'
 import type { CompressResult, CompressTask, DecompressResult, PipelineResult, PipelineTask, StatsResult } from './tasks'
-import { compareChunk, DTYPE_BYTES } from './values'
+import { compareChunk, DTYPE_BYTES, type ErrorSums } from './values'
 
 /** A view that owns its whole ArrayBuffer, so it can be transferred without taking neighbours along. */
 function owned(u: Uint8Array): Uint8Array {
@@ -34,6 +34,11 @@ function decodeTarget(
   return target
 }
 
+/** Two error sums agree field by field (NaN equal to NaN). */
+function sameSums(a: ErrorSums, b: ErrorSums): boolean {
+  return (Object.keys(a) as (keyof ErrorSums)[]).every((k) => Object.is(a[k], b[k]))
+}
+
 /** The buffer behind a view that owns all of it, to hand back without copying; none for a shared one. */
 function transferable(u: Uint8Array): ArrayBuffer[] {
   return u.byteOffset === 0 &&
@@ -55,18 +60,22 @@ function run(task: PipelineTask): { result: PipelineResult; transfer: ArrayBuffe
     }
     case 'compress': {
       const { params } = task
-      const compressed = owned(compressChunk(task.bytes, params))
-      const result: CompressResult = { compressed, decodedCrc: 0, ms: 0 }
-      if (task.measure || params.mode === 'abs') {
+      // The encoder measures its own reconstruction: error sums, the bound check and the decoded CRC, no decode.
+      const eb = params.mode === 'abs' ? (task.checkEb ?? params.eb) : 0
+      const m = compressChunkMeasured(task.bytes, params, eb)
+      const compressed = owned(m.compressed)
+      const result: CompressResult = { compressed, decodedCrc: m.decodedCrc, sums: m.sums, ms: 0 }
+      if (task.decodeCheck) {
         const decoded = decodeScratch(compressed, params, task.elementCount, task.bytes.length)
-        result.decodedCrc = crc32(decoded)
-        if (task.measure) {
-          const eb = params.mode === 'abs' ? (task.checkEb ?? params.eb) : 0
-          result.sums = compareChunk(task.bytes, decoded, params.dtype, eb, params.firstElement, params.fp8)
+        const sums = compareChunk(task.bytes, decoded, params.dtype, eb, params.firstElement, params.fp8)
+        if (crc32(decoded) >>> 0 !== m.decodedCrc >>> 0 || !sameSums(sums, m.sums)) {
+          throw Object.assign(new Error('A chunk decodes to other values than its encoder measured'), {
+            name: 'ContainerError',
+            code: 'DECODED_MISMATCH',
+            file: task.file,
+            tensor: task.tensor,
+          })
         }
-      } else {
-        // Lossless: the decoder must give back the input, so its CRC is the input's.
-        result.decodedCrc = crc32(task.bytes)
       }
       result.ms = performance.now() - t0
       const back = transferable(task.bytes)
