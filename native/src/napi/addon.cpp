@@ -111,7 +111,19 @@ Napi::Value CompressMeasured(const Napi::CallbackInfo& info) {
   sp::Fp8Scales g;
   if (info.Length() < 3 || !readBytes(info[0], data, len) || !info[1].IsObject() ||
       !readParams(info[1].As<Napi::Object>(), p, g) || !info[2].IsNumber())
-    return throwCodec(env, Status::BadParams, "compressChunkMeasured: expected (Uint8Array, params, checkEb)");
+    return throwCodec(env, Status::BadParams, "compressChunkMeasured: expected (Uint8Array, params, checkEb[, target])");
+  // Optional target (e.g. a view of a SharedArrayBuffer slot): the chunk is written there and only its length
+  // returned, so a pipeline worker allocates nothing per chunk.
+  uint8_t* target = nullptr;
+  size_t targetLen = 0;
+  if (info.Length() >= 4 && !info[3].IsUndefined()) {
+    const uint8_t* t;
+    if (!readBytes(info[3], t, targetLen))
+      return throwCodec(env, Status::BadParams, "compressChunkMeasured: target must be a Uint8Array");
+    target = const_cast<uint8_t*>(t);
+    if (target < data + len && data < target + targetLen)
+      return throwCodec(env, Status::BadParams, "compressChunkMeasured: input and target overlap");
+  }
   const double checkEb = info[2].As<Napi::Number>().DoubleValue();
   if (!(checkEb >= 0)) return throwCodec(env, Status::BadParams, "compressChunkMeasured: checkEb must be a number >= 0");
   const unsigned B = sp::dtypeBytes(p.dtype);
@@ -121,9 +133,16 @@ Napi::Value CompressMeasured(const Napi::CallbackInfo& info) {
   sp::measure::ErrorSums sums;
   const Status s = sp::encodeChunkMeasured(data, len / B, p, checkEb, out, crc, sums);
   if (s != Status::Ok) return throwCodec(env, s);
-  Napi::ArrayBuffer ab = Napi::ArrayBuffer::New(env, out.size());
-  if (!out.empty()) std::memcpy(ab.Data(), out.data(), out.size());
   const size_t size = out.size();
+  Napi::Value compressed;
+  if (target) {
+    if (size > targetLen) return throwCodec(env, Status::BadParams, "compressChunkMeasured: target is too small");
+    if (size) std::memcpy(target, out.data(), size);
+  } else {
+    Napi::ArrayBuffer ab = Napi::ArrayBuffer::New(env, size);
+    if (size) std::memcpy(ab.Data(), out.data(), size);
+    compressed = Napi::Uint8Array::New(env, size, ab, 0);
+  }
   if (out.capacity() > (size_t(1) << 26)) std::vector<uint8_t>().swap(out);
   Napi::Object so = Napi::Object::New(env);
   so.Set("count", Napi::Number::New(env, double(sums.count)));
@@ -134,7 +153,8 @@ Napi::Value CompressMeasured(const Napi::CallbackInfo& info) {
   so.Set("min", Napi::Number::New(env, sums.min));
   so.Set("max", Napi::Number::New(env, sums.max));
   Napi::Object r = Napi::Object::New(env);
-  r.Set("compressed", Napi::Uint8Array::New(env, size, ab, 0));
+  if (target) r.Set("length", Napi::Number::New(env, double(size)));
+  else r.Set("compressed", compressed);
   r.Set("decodedCrc", Napi::Number::New(env, double(crc)));
   r.Set("sums", so);
   return r;

@@ -43,6 +43,12 @@ interface NativeParams {
 interface NativeCodec {
   compressChunk(input: Uint8Array, p: NativeParams): Uint8Array
   compressChunkMeasured(input: Uint8Array, p: NativeParams, checkEb: number): MeasuredChunk
+  compressChunkMeasured(
+    input: Uint8Array,
+    p: NativeParams,
+    checkEb: number,
+    target: Uint8Array,
+  ): Omit<MeasuredChunk, 'compressed'> & { length: number }
   decompressChunk(input: Uint8Array, p: NativeParams, elementCount: number): Uint8Array
   decompressChunkInto(input: Uint8Array, p: NativeParams, elementCount: number, target: Uint8Array): void
   maxCompressedChunkSize(elementCount: number, dtype: number): number
@@ -121,6 +127,23 @@ export function compressChunk(input: Uint8Array, p: ChunkCodecParams): Uint8Arra
 export function compressChunkMeasured(input: Uint8Array, p: ChunkCodecParams, checkEb: number): MeasuredChunk {
   try {
     return addon().compressChunkMeasured(input, toNative(p), checkEb)
+  } catch (err) {
+    rethrow(err)
+  }
+}
+
+/**
+ * compressChunkMeasured writing the chunk into target (at least maxCompressedChunkSize bytes; e.g. a view of a
+ * SharedArrayBuffer a pipeline worker reuses) and returning its length: no allocation per chunk.
+ */
+export function compressChunkMeasuredInto(
+  input: Uint8Array,
+  p: ChunkCodecParams,
+  checkEb: number,
+  target: Uint8Array,
+): Omit<MeasuredChunk, 'compressed'> & { length: number } {
+  try {
+    return addon().compressChunkMeasured(input, toNative(p), checkEb, target)
   } catch (err) {
     rethrow(err)
   }

@@ -5,7 +5,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs'
 import { rename } from 'node:fs/promises'
 import { basename, join, resolve } from 'node:path'
 import { crc32 } from 'node:zlib'
-import { CODEC_VERSION, resolveBound } from '../codec'
+import { CODEC_VERSION, maxCompressedChunkSize, resolveBound } from '../codec'
 import type { ChunkCodecParams, CodecDtype, Fp8BlockScales } from '../codec/types'
 import { ContainerError } from '../container/errors'
 import {
@@ -24,7 +24,14 @@ import { CancelledError } from '../util/workers'
 import { commitPartial, copyFileAtomic, findPartial, partialName, removeStalePartials, writeFileAtomic } from './atomic'
 import { type CompressedModel, DESCRIPTOR_NAME, fp8BlockSize, JOB_DIR_NAME, sideFiles } from './compressed-model'
 import { Journal } from './journal'
-import { BufferRecycler, chunking, createPipelinePool, DEFAULT_CHUNK_ELEMENTS, type PipelinePool } from './pool'
+import {
+  type ChunkSlot,
+  ChunkSlots,
+  chunking,
+  createPipelinePool,
+  DEFAULT_CHUNK_ELEMENTS,
+  type PipelinePool,
+} from './pool'
 import { nextRunName, type RunManifest, type ShardTotals, type TensorMetrics, writeRun } from './runs'
 import type { CompressResult, CompressTask, StatsResult } from './tasks'
 import { addSums, chunkValues, type ErrorSums, emptySums, isCodecDtype, metricsOf } from './values'
@@ -258,11 +265,21 @@ interface TensorWork {
   violated: boolean
 }
 
+/** A chunk ready to be written: its compressed bytes (in its slot) and what the worker measured. */
+interface ChunkOutcome {
+  compressed: Uint8Array
+  decodedCrc: number
+  sums?: ErrorSums
+  ms: number
+}
+
 interface QueueItem {
   work: TensorWork
   /** -1 for a tensor without elements (only its record). */
   index: number
-  result: Promise<CompressResult>
+  result: Promise<ChunkOutcome>
+  /** The chunk's buffers, reused once the chunk is written. */
+  slot?: ChunkSlot
 }
 
 class CompressJob {
@@ -274,8 +291,8 @@ class CompressJob {
   private bytesThisProcess = 0
   private readonly scales = new Map<string, Float32Array>()
   private readonly blockSize: [number, number]
-  /** Input chunk buffers the workers hand back, read into again. */
-  private readonly buffers = new BufferRecycler()
+  /** Shared chunk buffers, read into and compressed into again and again. */
+  private readonly slots = new ChunkSlots()
 
   constructor(
     private readonly model: ShardedSafetensors,
@@ -453,7 +470,6 @@ class CompressJob {
         const item = queue.shift()!
         const w = item.work
         const r = await item.result
-        this.buffers.give(r.input)
         if (!w.started) {
           w.started = true
           w.startOffset = writer.position
@@ -477,6 +493,8 @@ class CompressJob {
             sinceSync += r.compressed.length
           }
         }
+        // Written (awaited above): the slot can take the next chunk.
+        this.slots.give(item.slot)
         if (item.index === w.chunkCount - 1 || item.index < 0) {
           if (w.violated) await this.redoLossless(shard, w, writer)
           await finishTensor(w)
@@ -496,15 +514,15 @@ class CompressJob {
         }
         for (let i = 0; i < w.chunkCount; i++) {
           this.checkCancel()
-          const bytes = await this.readChunk(shard, w, i)
+          const { slot, bytes } = await this.readChunk(shard, w, i, true)
           w.crc = crc32(bytes, w.crc)
           w.hash?.update(bytes)
           // The digest is final before the tensor's last chunk can be written and journaled.
           if (w.hash && i === w.chunkCount - 1) w.sha256 = w.hash.digest()
           this.bytesThisProcess += bytes.length
-          const result = this.submit(shard, w, i, bytes)
+          const result = this.submit(shard, w, i, slot, bytes)
           result.catch(() => {})
-          queue.push({ work: w, index: i, result })
+          queue.push({ work: w, index: i, result, slot })
           while (queue.length >= maxInflight) await drainOne()
         }
       }
@@ -623,44 +641,49 @@ class CompressJob {
   private async range(shard: SafetensorsFile, w: TensorWork): Promise<{ min: number; max: number }> {
     let min = Number.POSITIVE_INFINITY
     let max = Number.NEGATIVE_INFINITY
-    const inflight: Promise<StatsResult>[] = []
+    const inflight: { result: Promise<StatsResult>; slot: ChunkSlot }[] = []
     const take = async () => {
-      const r = await inflight.shift()!
-      this.buffers.give(r.input)
+      const { result, slot } = inflight.shift()!
+      const r = await result
+      this.slots.give(slot)
       if (r.range.min < min) min = r.range.min
       if (r.range.max > max) max = r.range.max
     }
     for (let i = 0; i < w.chunkCount; i++) {
       this.checkCancel()
-      const bytes = await this.readChunk(shard, w, i)
-      const p = this.pool.run(
-        {
-          kind: 'stats',
-          bytes,
-          dtype: w.dtype!,
-          firstElement: i * w.chunkElements,
-          ...(w.fp8 ? { fp8: w.fp8 } : {}),
-        },
-        [bytes.buffer as ArrayBuffer],
-      ) as Promise<StatsResult>
+      const { slot, bytes } = await this.readChunk(shard, w, i, false)
+      const p = this.pool.run({
+        kind: 'stats',
+        bytes,
+        dtype: w.dtype!,
+        firstElement: i * w.chunkElements,
+        ...(w.fp8 ? { fp8: w.fp8 } : {}),
+      }) as Promise<StatsResult>
       p.catch(() => {})
-      inflight.push(p)
+      inflight.push({ result: p, slot })
       while (inflight.length >= this.pool.size * 2) await take()
     }
     while (inflight.length > 0) await take()
     return { min, max }
   }
 
-  private async readChunk(shard: SafetensorsFile, w: TensorWork, i: number): Promise<Uint8Array> {
+  /** Reads chunk i into a shared slot (with room for its compressed form when `compressing` a codec dtype). */
+  private async readChunk(
+    shard: SafetensorsFile,
+    w: TensorWork,
+    i: number,
+    compressing: boolean,
+  ): Promise<{ slot: ChunkSlot; bytes: Uint8Array }> {
     const elemBytes = w.info.elementCount > 0 ? w.info.byteLength / w.info.elementCount : 0
     const first = i * w.chunkElements
     const count = Math.min(w.chunkElements, w.info.elementCount - first)
-    // An ArrayBuffer of its own per chunk, so it can be handed to a worker without copying (and handed back).
-    const bytes = this.buffers.take(count * elemBytes)
+    const out = compressing && w.dtype && w.method !== 'stored' ? maxCompressedChunkSize(count, w.dtype) : 0
+    const slot = this.slots.take(count * elemBytes, out)
+    const bytes = slot.input.subarray(0, count * elemBytes)
     const n = await shard.readInto(w.info.name, bytes, first * elemBytes)
     if (n !== bytes.length)
       throw new ContainerError('TRUNCATED', 'The original tensor could not be read in full', shard.path, w.info.name)
-    return bytes
+    return { slot, bytes }
   }
 
   private params(w: TensorWork, i: number): ChunkCodecParams {
@@ -674,7 +697,13 @@ class CompressJob {
     }
   }
 
-  private submit(shard: SafetensorsFile, w: TensorWork, i: number, bytes: Uint8Array): Promise<CompressResult> {
+  private submit(
+    shard: SafetensorsFile,
+    w: TensorWork,
+    i: number,
+    slot: ChunkSlot,
+    bytes: Uint8Array,
+  ): Promise<ChunkOutcome> {
     if (w.method === 'stored') {
       const crc = crc32(bytes)
       return Promise.resolve({ compressed: bytes, decodedCrc: crc, ms: 0 })
@@ -683,6 +712,7 @@ class CompressJob {
     const task: CompressTask = {
       kind: 'compress',
       bytes,
+      target: slot.output,
       params: this.params(w, i),
       elementCount,
       decodeCheck: this.decodeCheck,
@@ -690,7 +720,13 @@ class CompressJob {
       tensor: w.info.name,
     }
     if (this.o.checkBoundScale !== undefined && w.method === 'abs') task.checkEb = w.eb * this.o.checkBoundScale
-    return this.pool.run(task, [bytes.buffer as ArrayBuffer]) as Promise<CompressResult>
+    // Shared slots travel as views: nothing is moved, and the compressed chunk is read back from the slot.
+    return (this.pool.run(task) as Promise<CompressResult>).then((r) => ({
+      compressed: slot.output.subarray(0, r.length),
+      decodedCrc: r.decodedCrc,
+      sums: r.sums,
+      ms: r.ms,
+    }))
   }
 
   /** The codec could not keep a tensor's bound: rewrite that tensor losslessly (FP8 included). */
@@ -706,18 +742,19 @@ class CompressJob {
     const hash = this.digest === 'sha256' ? createHash('sha256') : undefined
     // A bounded window of chunks in flight, written in order, as in the main loop.
     const window = this.pool.size * 2 + 1
-    const pending: Promise<CompressResult>[] = []
+    const pending: { result: Promise<ChunkOutcome>; slot: ChunkSlot }[] = []
     let next = 0
     for (let i = 0; i < w.chunkCount; i++) {
       while (next < w.chunkCount && next < i + window) {
-        const bytes = await this.readChunk(shard, w, next)
+        const { slot, bytes } = await this.readChunk(shard, w, next, true)
         hash?.update(bytes)
-        const p = this.submit(shard, w, next, bytes)
+        const p = this.submit(shard, w, next, slot, bytes)
         p.catch(() => {})
-        pending.push(p)
+        pending.push({ result: p, slot })
         next++
       }
-      const r = await pending.shift()!
+      const { result, slot } = pending.shift()!
+      const r = await result
       const first = i * w.chunkElements
       const offset = await writer.append(r.compressed)
       w.chunks.push({
@@ -728,6 +765,7 @@ class CompressJob {
         crc: crc32(r.compressed),
         decodedCrc: r.decodedCrc,
       })
+      this.slots.give(slot)
       w.ms += r.ms
     }
     if (hash) w.sha256 = hash.digest()

@@ -57,3 +57,31 @@ export class BufferRecycler {
     if (list.length < this.keep) list.push(u.buffer)
   }
 }
+
+/** A chunk's buffers: the raw bytes read from the shard, and room for its compressed form. */
+export interface ChunkSlot {
+  input: Uint8Array
+  output: Uint8Array
+}
+
+/**
+ * Chunk buffers in SharedArrayBuffers, shared with the workers rather than moved to them and back: the main
+ * thread reads a chunk into a slot, a worker compresses it into the slot's output half, the main thread writes
+ * that out and reuses the slot. Nothing is allocated per chunk; moved ArrayBuffers would each count as fresh
+ * external memory and cost the main thread a full garbage collection every few dozen chunks.
+ */
+export class ChunkSlots {
+  private readonly free: ChunkSlot[] = []
+
+  /** A slot with at least these capacities (its contents are undefined). */
+  take(inputBytes: number, outputBytes = 0): ChunkSlot {
+    const s = this.free.pop() ?? { input: new Uint8Array(0), output: new Uint8Array(0) }
+    if (s.input.length < inputBytes) s.input = new Uint8Array(new SharedArrayBuffer(inputBytes))
+    if (s.output.length < outputBytes) s.output = new Uint8Array(new SharedArrayBuffer(outputBytes))
+    return s
+  }
+
+  give(s: ChunkSlot | undefined): void {
+    if (s && !this.free.includes(s)) this.free.push(s)
+  }
+}

@@ -13,7 +13,10 @@ export interface StatsTask {
 
 export interface CompressTask {
   kind: 'compress'
+  /** The chunk (a view of a shared slot, not moved). */
   bytes: Uint8Array
+  /** Where the compressed chunk goes (a shared slot of at least maxCompressedChunkSize bytes). */
+  target: Uint8Array
   params: ChunkCodecParams
   elementCount: number
   /** Decode the result back and check it against the encoder's measurements (a codec self-test). */
@@ -49,17 +52,14 @@ export type PipelineTask = StatsTask | CompressTask | DecompressTask
 
 export interface StatsResult {
   range: ValueRange
-  /** The task's bytes, handed back for reuse. */
-  input?: Uint8Array
 }
 
 export interface CompressResult {
-  compressed: Uint8Array
+  /** Bytes of the compressed chunk at the start of the task's target. */
+  length: number
   decodedCrc: number
-  sums?: ErrorSums
+  sums: ErrorSums
   ms: number
-  /** The task's bytes, handed back for reuse. */
-  input?: Uint8Array
 }
 
 export interface DecompressResult {

@@ -2,7 +2,7 @@
 // main thread only reads, writes and schedules.
 import { parentPort } from 'node:worker_threads'
 import { crc32 } from 'node:zlib'
-import { chunkValueRange, compressChunkMeasured, decompressChunk, decompressChunkInto } from '../codec'
+import { chunkValueRange, compressChunkMeasuredInto, decompressChunk, decompressChunkInto } from '../codec'
 import { errorReply } from '../util/workers'
 import type { CompressResult, CompressTask, DecompressResult, PipelineResult, PipelineTask, StatsResult } from './tasks'
 import { compareChunk, DTYPE_BYTES, type ErrorSums } from './values'
@@ -39,34 +39,22 @@ function sameSums(a: ErrorSums, b: ErrorSums): boolean {
   return (Object.keys(a) as (keyof ErrorSums)[]).every((k) => Object.is(a[k], b[k]))
 }
 
-/** The buffer behind a view that owns all of it, to hand back without copying; none for a shared one. */
-function transferable(u: Uint8Array): ArrayBuffer[] {
-  return u.byteOffset === 0 &&
-    u.byteLength === u.buffer.byteLength &&
-    u.buffer instanceof ArrayBuffer &&
-    u.byteLength > 0
-    ? [u.buffer]
-    : []
-}
-
 function run(task: PipelineTask): { result: PipelineResult; transfer: ArrayBuffer[] } {
   const t0 = performance.now()
   switch (task.kind) {
     case 'stats': {
+      // The chunk is a view of a shared slot: nothing to hand back.
       const result: StatsResult = { range: chunkValueRange(task.bytes, task.dtype, task.firstElement, task.fp8) }
-      const back = transferable(task.bytes)
-      if (back.length > 0) result.input = task.bytes
-      return { result, transfer: back }
+      return { result, transfer: [] }
     }
     case 'compress': {
       const { params } = task
       // The encoder measures its own reconstruction: error sums, the bound check and the decoded CRC, no decode.
+      // The chunk goes straight into the shared slot's output half.
       const eb = params.mode === 'abs' ? (task.checkEb ?? params.eb) : 0
-      const m = compressChunkMeasured(task.bytes, params, eb)
-      const compressed = owned(m.compressed)
-      const result: CompressResult = { compressed, decodedCrc: m.decodedCrc, sums: m.sums, ms: 0 }
+      const m = compressChunkMeasuredInto(task.bytes, params, eb, task.target)
       if (task.decodeCheck) {
-        const decoded = decodeScratch(compressed, params, task.elementCount, task.bytes.length)
+        const decoded = decodeScratch(task.target.subarray(0, m.length), params, task.elementCount, task.bytes.length)
         const sums = compareChunk(task.bytes, decoded, params.dtype, eb, params.firstElement, params.fp8)
         if (crc32(decoded) >>> 0 !== m.decodedCrc >>> 0 || !sameSums(sums, m.sums)) {
           throw Object.assign(new Error('A chunk decodes to other values than its encoder measured'), {
@@ -77,10 +65,13 @@ function run(task: PipelineTask): { result: PipelineResult; transfer: ArrayBuffe
           })
         }
       }
-      result.ms = performance.now() - t0
-      const back = transferable(task.bytes)
-      if (back.length > 0 && task.bytes.buffer !== compressed.buffer) result.input = task.bytes
-      return { result, transfer: [compressed.buffer as ArrayBuffer, ...(result.input ? back : [])] }
+      const result: CompressResult = {
+        length: m.length,
+        decodedCrc: m.decodedCrc,
+        sums: m.sums,
+        ms: performance.now() - t0,
+      }
+      return { result, transfer: [] }
     }
     case 'decompress': {
       const { params } = task
