@@ -81,8 +81,18 @@ export class ContainerReader {
   async readChunk(t: TensorRecord, i: number): Promise<Buffer> {
     const c = t.chunks[i]
     if (!c) throw new ContainerError('TENSOR_NOT_FOUND', `Chunk ${i} does not exist`, this.path, t.name)
-    const b = await readAt(this.fh, c.offset, c.length)
-    if (b.length !== c.length) throw new ContainerError('TRUNCATED', `Chunk ${i} is cut short`, this.path, t.name)
+    const b = Buffer.allocUnsafe(c.length)
+    await this.readChunkInto(t, i, b)
+    return b
+  }
+
+  /** readChunk into `target` (at least the chunk's length); returns the view of target that holds the chunk. */
+  async readChunkInto(t: TensorRecord, i: number, target: Uint8Array): Promise<Uint8Array> {
+    const c = t.chunks[i]
+    if (!c) throw new ContainerError('TENSOR_NOT_FOUND', `Chunk ${i} does not exist`, this.path, t.name)
+    const b = target.subarray(0, c.length)
+    const n = await readInto(this.fh, c.offset, b)
+    if (n !== c.length) throw new ContainerError('TRUNCATED', `Chunk ${i} is cut short`, this.path, t.name)
     if (crc32(b) !== c.crc)
       throw new ContainerError('CORRUPT_CHUNK', `Chunk ${i} is damaged (checksum mismatch)`, this.path, t.name)
     return b
@@ -91,6 +101,16 @@ export class ContainerReader {
   async close(): Promise<void> {
     await this.fh.close().catch(() => {})
   }
+}
+
+async function readInto(fh: FileHandle, pos: number, b: Uint8Array): Promise<number> {
+  let done = 0
+  while (done < b.length) {
+    const { bytesRead } = await fh.read(b, done, b.length - done, pos + done)
+    if (bytesRead === 0) break
+    done += bytesRead
+  }
+  return done
 }
 
 async function readAt(fh: FileHandle, pos: number, length: number): Promise<Buffer> {

@@ -17,7 +17,7 @@ import { commitPartial, copyFileAtomic, findPartial, partialName, removeStalePar
 import type { JobProgress } from './compress'
 import { type CompressedModel, JOB_DIR_NAME, readDescriptor } from './compressed-model'
 import { Journal } from './journal'
-import { BufferRecycler, createPipelinePool, type PipelinePool } from './pool'
+import { type ChunkSlot, ChunkSlots, createPipelinePool, type PipelinePool } from './pool'
 import type { DecompressResult } from './tasks'
 import { addSums, chunkValues, type ErrorSums, emptySums, isCodecDtype, metricsOf } from './values'
 
@@ -169,7 +169,7 @@ interface TensorDecode {
   t: TensorRecord
   writing: boolean
   againstOriginal: boolean
-  orig: { read: (start: number, end: number) => Promise<Uint8Array> } | undefined
+  orig: { readInto: (target: Uint8Array, start: number) => Promise<Uint8Array> } | undefined
   fp8: Fp8BlockScales | undefined
   hash: Hash | undefined
   crc: number
@@ -177,12 +177,13 @@ interface TensorDecode {
   elemBytes: number
 }
 
-type ChunkDone = DecompressResult & { stored?: Uint8Array }
+/** A chunk's outcome: its bytes (stored, or decoded into its slot) and what the worker measured. */
+type ChunkDone = DecompressResult & { stored?: Uint8Array; slot?: ChunkSlot }
 
 class DecodeJob {
   private readonly scaleCache = new Map<string, Float32Array>()
-  /** Decoded chunk buffers already written out, decoded into again. */
-  private readonly buffers = new BufferRecycler()
+  /** Shared chunk buffers: compressed bytes, decoded bytes and the original chunk, reused chunk after chunk. */
+  private readonly slots = new ChunkSlots()
   private readonly holder = new Map<string, ContainerReader>()
   private bytesDone = 0
   private tensorsDone = 0
@@ -328,8 +329,9 @@ class DecodeJob {
         if (st.t.method !== 'abs') st.crc = crc32(bytes, st.crc)
         st.hash?.update(bytes)
         if (out) await out.writer.append(bytes)
-        if (res.decoded) this.buffers.give(res.decoded)
       }
+      // Written (awaited above): the slot can take the next chunk.
+      this.slots.give(res.slot)
       if (res.sums) st.sums = addSums(st.sums, res.sums)
       if (index === st.t.chunks.length - 1 || index < 0) await onTensor(this.finishTensor(r, file, st), st.t)
     }
@@ -367,16 +369,16 @@ class DecodeJob {
   private async submitChunk(r: ContainerReader, st: TensorDecode, i: number): Promise<ChunkDone> {
     const { t, elemBytes, fp8, orig } = st
     const c = t.chunks[i]!
-    const compressed = await r.readChunk(t, i)
-    this.bytesDone += c.elementCount * elemBytes
-    if (t.method === 'stored' || !isCodecDtype(t.dtype)) {
-      if (
-        t.method !== 'stored' ||
-        compressed.length !== c.elementCount * elemBytes ||
-        crc32(compressed) !== c.decodedCrc
-      )
+    const decodedBytes = c.elementCount * elemBytes
+    const keep = st.writing || t.method !== 'abs'
+    const codec = t.method !== 'stored' && isCodecDtype(t.dtype)
+    const slot = this.slots.take(c.length, codec && keep ? decodedBytes : 0, codec && orig ? decodedBytes : 0)
+    const compressed = await r.readChunkInto(t, i, slot.input)
+    this.bytesDone += decodedBytes
+    if (!codec) {
+      if (t.method !== 'stored' || compressed.length !== decodedBytes || crc32(compressed) !== c.decodedCrc)
         throw new ContainerError('CORRUPT_INDEX', `Stored chunk ${i} is inconsistent with its record`, r.path, t.name)
-      return { stored: compressed, ms: 0 }
+      return { stored: compressed, ms: 0, slot }
     }
     const params: ChunkCodecParams = {
       dtype: t.dtype as CodecDtype,
@@ -387,32 +389,24 @@ class DecodeJob {
       ...(fp8 ? { fp8 } : {}),
     }
     const original = orig
-      ? await orig.read(c.firstElement * elemBytes, (c.firstElement + c.elementCount) * elemBytes)
+      ? await orig.readInto(slot.reference.subarray(0, decodedBytes), c.firstElement * elemBytes)
       : undefined
-    // The read gives a buffer of its own: hand it over instead of copying it.
-    const payload =
-      compressed.byteOffset === 0 && compressed.byteLength === compressed.buffer.byteLength
-        ? compressed
-        : new Uint8Array(compressed)
-    const keep = st.writing || t.method !== 'abs'
-    const target = keep ? this.buffers.take(c.elementCount * elemBytes) : undefined
-    return this.pool.run(
-      {
-        kind: 'decompress',
-        compressed: payload,
-        params,
-        elementCount: c.elementCount,
-        decodedCrc: c.decodedCrc,
-        checkCrc: !st.writing,
-        ...(original ? { original } : {}),
-        keep,
-        ...(target ? { target } : {}),
-        file: r.path,
-        tensor: t.name,
-      },
-      // The original chunk is a fresh buffer too: moved, not cloned.
-      [payload.buffer, ...(target ? [target.buffer] : []), ...(original ? [original.buffer] : [])] as ArrayBuffer[],
-    ) as Promise<DecompressResult>
+    const target = keep ? slot.output.subarray(0, decodedBytes) : undefined
+    // Shared slots travel as views (nothing moved or cloned); the decoded bytes are read back from the slot.
+    const done = (await this.pool.run({
+      kind: 'decompress',
+      compressed,
+      params,
+      elementCount: c.elementCount,
+      decodedCrc: c.decodedCrc,
+      checkCrc: !st.writing,
+      ...(original ? { original } : {}),
+      keep,
+      ...(target ? { target } : {}),
+      file: r.path,
+      tensor: t.name,
+    })) as DecompressResult
+    return { ...done, ...(target ? { decoded: target } : {}), slot }
   }
 
   /** The whole-tensor checks once every chunk is in: checksums for exact tensors, the bound for lossy ones. */
@@ -454,10 +448,12 @@ class DecodeJob {
     if (info.dtype !== t.dtype || info.byteLength !== t.byteLength)
       throw new ReconstructError('LAYOUT', 'The original model has a different tensor under this name', file, t.name)
     return {
-      read: async (start: number, end: number): Promise<Uint8Array> => {
-        const b = new Uint8Array(end - start)
-        await located.shard.readInto(t.name, b, start)
-        return b
+      /** Fills `target` with the original tensor's bytes from `start` on. */
+      readInto: async (target: Uint8Array, start: number): Promise<Uint8Array> => {
+        const n = await located.shard.readInto(t.name, target, start)
+        if (n !== target.length)
+          throw new ReconstructError('LAYOUT', 'The original tensor is shorter than its record', file, t.name)
+        return target
       },
     }
   }

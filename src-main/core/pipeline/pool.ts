@@ -30,38 +30,12 @@ export function chunking(
   return { rowLength, chunkElements: rows * rowLength }
 }
 
-/**
- * Chunk-sized buffers that came back from the workers, reused for the next chunk: a fresh multi-MB buffer per chunk
- * costs page faults and zeroing on every chunk. Holds a few buffers of a few sizes only.
- */
-export class BufferRecycler {
-  private readonly free = new Map<number, ArrayBuffer[]>()
-
-  constructor(private readonly keep = 8) {}
-
-  /** A buffer of exactly `size` bytes; its old contents are undefined (callers overwrite it whole). */
-  take(size: number): Uint8Array {
-    const b = this.free.get(size)?.pop()
-    return b ? new Uint8Array(b) : new Uint8Array(size)
-  }
-
-  give(u: Uint8Array | undefined): void {
-    if (!u || !(u.buffer instanceof ArrayBuffer) || u.byteOffset !== 0 || u.byteLength !== u.buffer.byteLength) return
-    if (u.byteLength === 0) return
-    let list = this.free.get(u.byteLength)
-    if (!list) {
-      if (this.free.size >= 4) this.free.clear()
-      list = []
-      this.free.set(u.byteLength, list)
-    }
-    if (list.length < this.keep) list.push(u.buffer)
-  }
-}
-
 /** A chunk's buffers: the raw bytes read from the shard, and room for its compressed form. */
 export interface ChunkSlot {
   input: Uint8Array
   output: Uint8Array
+  /** The original chunk, when a reconstruction is checked against it. */
+  reference: Uint8Array
 }
 
 /**
@@ -74,10 +48,12 @@ export class ChunkSlots {
   private readonly free: ChunkSlot[] = []
 
   /** A slot with at least these capacities (its contents are undefined). */
-  take(inputBytes: number, outputBytes = 0): ChunkSlot {
-    const s = this.free.pop() ?? { input: new Uint8Array(0), output: new Uint8Array(0) }
+  take(inputBytes: number, outputBytes = 0, referenceBytes = 0): ChunkSlot {
+    const none = new Uint8Array(0)
+    const s = this.free.pop() ?? { input: none, output: none, reference: none }
     if (s.input.length < inputBytes) s.input = new Uint8Array(new SharedArrayBuffer(inputBytes))
     if (s.output.length < outputBytes) s.output = new Uint8Array(new SharedArrayBuffer(outputBytes))
+    if (s.reference.length < referenceBytes) s.reference = new Uint8Array(new SharedArrayBuffer(referenceBytes))
     return s
   }
 

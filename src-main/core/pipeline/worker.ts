@@ -94,9 +94,11 @@ function run(task: PipelineTask): { result: PipelineResult; transfer: ArrayBuffe
         const eb = params.mode === 'abs' ? params.eb : 0
         result.sums = compareChunk(task.original, decoded, params.dtype, eb, params.firstElement, params.fp8)
       }
-      if (task.keep) result.decoded = decoded
       result.ms = performance.now() - t0
-      return { result, transfer: task.keep ? [decoded.buffer as ArrayBuffer] : [] }
+      // Decoded into the task's (shared) target: the main thread reads it there. Otherwise hand the bytes over.
+      if (!task.keep || task.target) return { result, transfer: [] }
+      result.decoded = decoded
+      return { result, transfer: [decoded.buffer as ArrayBuffer] }
     }
   }
 }
