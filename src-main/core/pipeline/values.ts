@@ -147,6 +147,26 @@ export const emptySums = (): ErrorSums => ({
   max: Number.NEGATIVE_INFINITY,
 })
 
+/**
+ * Two measurements of the same chunk agree: counts, maxima and the range exactly (NaN equal to NaN), the sums of
+ * absolute and squared errors to rounding (the native encoder adds them in several lanes, compareChunk in order).
+ */
+export function sameErrorSums(a: ErrorSums, b: ErrorSums, relTol = 1e-12): boolean {
+  const close = (x: number, y: number) =>
+    Object.is(x, y) ||
+    Math.abs(x - y) <= relTol * Math.max(Math.abs(x), Math.abs(y)) ||
+    (Number.isNaN(x) && Number.isNaN(y))
+  return (
+    a.count === b.count &&
+    a.over === b.over &&
+    Object.is(a.maxAbs, b.maxAbs) &&
+    Object.is(a.min, b.min) &&
+    Object.is(a.max, b.max) &&
+    close(a.sumAbs, b.sumAbs) &&
+    close(a.sumSq, b.sumSq)
+  )
+}
+
 export function addSums(a: ErrorSums, b: ErrorSums): ErrorSums {
   return {
     count: a.count + b.count,

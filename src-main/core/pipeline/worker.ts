@@ -5,7 +5,7 @@ import { crc32 } from 'node:zlib'
 import { chunkValueRange, compressChunkMeasuredInto, decompressChunk, decompressChunkInto } from '../codec'
 import { errorReply } from '../util/workers'
 import type { CompressResult, CompressTask, DecompressResult, PipelineResult, PipelineTask, StatsResult } from './tasks'
-import { compareChunk, DTYPE_BYTES, type ErrorSums } from './values'
+import { compareChunk, DTYPE_BYTES, sameErrorSums } from './values'
 
 /** A view that owns its whole ArrayBuffer, so it can be transferred without taking neighbours along. */
 function owned(u: Uint8Array): Uint8Array {
@@ -34,11 +34,6 @@ function decodeTarget(
   return target
 }
 
-/** Two error sums agree field by field (NaN equal to NaN). */
-function sameSums(a: ErrorSums, b: ErrorSums): boolean {
-  return (Object.keys(a) as (keyof ErrorSums)[]).every((k) => Object.is(a[k], b[k]))
-}
-
 function run(task: PipelineTask): { result: PipelineResult; transfer: ArrayBuffer[] } {
   const t0 = performance.now()
   switch (task.kind) {
@@ -56,7 +51,7 @@ function run(task: PipelineTask): { result: PipelineResult; transfer: ArrayBuffe
       if (task.decodeCheck) {
         const decoded = decodeScratch(task.target.subarray(0, m.length), params, task.elementCount, task.bytes.length)
         const sums = compareChunk(task.bytes, decoded, params.dtype, eb, params.firstElement, params.fp8)
-        if (crc32(decoded) >>> 0 !== m.decodedCrc >>> 0 || !sameSums(sums, m.sums)) {
+        if (crc32(decoded) >>> 0 !== m.decodedCrc >>> 0 || !sameErrorSums(sums, m.sums)) {
           throw Object.assign(new Error('A chunk decodes to other values than its encoder measured'), {
             name: 'ContainerError',
             code: 'DECODED_MISMATCH',
