@@ -198,6 +198,74 @@ static void fastDecoderAgrees() {
   }
 }
 
+// The straightforward libm versions of the FP8/F16 conversions; dtype.hpp's bit-level ones must agree exactly.
+static uint32_t refRoundSmallFloat(double a, int mbits, int bias, double maxFinite, uint32_t overflowBits) {
+  const int emin = 1 - bias;
+  if (a < std::ldexp(1.0, emin)) return uint32_t(std::nearbyint(std::ldexp(a, mbits - emin)));
+  int e;
+  std::frexp(a, &e);
+  e -= 1;
+  double m = std::nearbyint(std::ldexp(a, mbits - e));
+  if (m >= std::ldexp(1.0, mbits + 1)) {
+    e += 1;
+    m = std::ldexp(1.0, mbits);
+  }
+  if (std::ldexp(m, e - mbits) > maxFinite) return overflowBits;
+  return (uint32_t(e + bias) << mbits) | (uint32_t(m) - (1u << mbits));
+}
+static double refSmallValue(uint32_t c, int ebits, int mbits, bool fn) {
+  const int s = c >> (ebits + mbits), e = (c >> mbits) & ((1 << ebits) - 1), m = c & ((1 << mbits) - 1);
+  const int bias = (1 << (ebits - 1)) - 1;
+  double v;
+  if (fn && e == (1 << ebits) - 1 && m == (1 << mbits) - 1) v = NAN;
+  else if (!fn && e == (1 << ebits) - 1) v = m ? NAN : INFINITY;
+  else if (e == 0) v = std::ldexp(double(m), 1 - bias - mbits);
+  else v = std::ldexp(double(m | (1 << mbits)), e - bias - mbits);
+  return s ? -v : v;
+}
+
+static void smallFloatConversions() {
+  for (uint32_t c = 0; c < 256; c++) {
+    const double a = refSmallValue(c, 4, 3, true), b = refSmallValue(c, 5, 2, false);
+    const double x = e4m3ToDouble(uint8_t(c)), y = e5m2ToDouble(uint8_t(c));
+    CHECK(doubleToBits(a) == doubleToBits(x) || (std::isnan(a) && std::isnan(x)), "e4m3 value %u", c);
+    CHECK(doubleToBits(b) == doubleToBits(y) || (std::isnan(b) && std::isnan(y)), "e5m2 value %u", c);
+  }
+  struct Format { int mbits, bias; double maxFinite; uint32_t overflow; int ebits; bool fn; };
+  const Format formats[] = {{3, 7, 448.0, 0x7f, 4, true}, {2, 15, 57344.0, 0x7c, 5, false}, {10, 15, 65504.0, 0x7c00, 5, false}};
+  std::mt19937_64 rng(5);
+  for (const Format& f : formats) {
+    std::vector<double> probes;
+    // Every representable magnitude, the midpoints between neighbours, and a few double ulps around each.
+    const uint32_t codes = 1u << (f.ebits + f.mbits);
+    for (uint32_t c = 0; c + 1 < codes; c++) {
+      const double v = refSmallValue(c, f.ebits, f.mbits, f.fn), w = refSmallValue(c + 1, f.ebits, f.mbits, f.fn);
+      if (!std::isfinite(v)) continue;
+      for (double x : {v, std::isfinite(w) ? (v + w) / 2 : v * 1.0625}) {
+        double lo = x, hi = x;
+        probes.push_back(x);
+        for (int k = 0; k < 3; k++) {
+          lo = std::nextafter(lo, 0.0);
+          hi = std::nextafter(hi, INFINITY);
+          probes.push_back(lo);
+          probes.push_back(hi);
+        }
+      }
+    }
+    for (int k = 0; k < 200000; k++) probes.push_back(std::ldexp(double(rng() >> 11) * 0x1p-53, int(rng() % 80) - 40));
+    probes.push_back(0);
+    probes.push_back(4.9e-324);
+    probes.push_back(1e300);
+    probes.push_back(1.7976931348623157e308);
+    for (double a : probes) {
+      if (!(a >= 0) || !std::isfinite(a)) continue;
+      CHECK(roundSmallFloat(a, f.mbits, f.bias, f.maxFinite, f.overflow) ==
+                refRoundSmallFloat(a, f.mbits, f.bias, f.maxFinite, f.overflow),
+            "roundSmallFloat(%a) mbits %d", a, f.mbits);
+    }
+  }
+}
+
 static void crcKnownAnswer() {
   const char* s = "123456789";
   CHECK(crc32(reinterpret_cast<const uint8_t*>(s), 9) == 0xCBF43926u, "CRC-32 check value");
@@ -211,6 +279,7 @@ int main(int argc, char** argv) {
     return 0;
   }
   crcKnownAnswer();
+  smallFloatConversions();
   roundTrips();
   corruptions();
   fastDecoderAgrees();

@@ -17,6 +17,7 @@
 #include "../predictor/predictor.hpp"
 #include "../quantizer/grid.hpp"
 #include "../quantizer/linear.hpp"
+#include "fp8_blocks.hpp"
 
 namespace sp {
 
@@ -101,6 +102,7 @@ struct EncodeScratch {
   std::vector<uint16_t> memoSym;
   std::vector<uint16_t> memoRec;
   std::vector<uint8_t> stream;  // the symbol stream before it is copied behind its length
+  std::vector<uint8_t> ctx;     // per-element block class, with block contexts
 };
 EncodeScratch& encodeScratch() {
   static thread_local EncodeScratch s;
@@ -128,7 +130,9 @@ uint32_t encodeQuantized(const uint8_t* in, uint64_t n, const ChunkParams& p, st
   uint16_t* sym = sc.sym.data();
   uint8_t* rec = sc.rec.data();
   // Pass 1: quantization index of every element as zigzag symbol (predictor "none"), or the escape.
-  if constexpr (kUsesGrid<T> && !kScaled) {
+  if constexpr (kScaled) {
+    fp8::encodeSymbols<T>(in, n, p, kEsc, sym, rec);
+  } else if constexpr (kUsesGrid<T>) {
     // 16-bit dtypes have at most 65,536 distinct values: quantize each distinct value once.
     const quantizer::Grid<T>& grid16 = gridFor<T>(p.eb);
     constexpr uint16_t kUnknown = 0xFFFF;
@@ -204,15 +208,28 @@ uint32_t encodeQuantized(const uint8_t* in, uint64_t n, const ChunkParams& p, st
   }
   // Histogram; then shrink the alphabet to what is used, the escape symbol becoming A − 1.
   std::vector<uint32_t> hist(kMaxSymbols, 0);
-  for (uint64_t i = 0; i < n; i++) hist[sym[i]]++;
+  {
+    // Four partial histograms: runs of one symbol then do not wait on their own counter's store.
+    std::vector<uint32_t> h4(3 * size_t(kMaxSymbols), 0);
+    uint32_t *h0 = hist.data(), *h1 = h4.data(), *h2 = h1 + kMaxSymbols, *h3 = h2 + kMaxSymbols;
+    uint64_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+      h0[sym[i]]++;
+      h1[sym[i + 1]]++;
+      h2[sym[i + 2]]++;
+      h3[sym[i + 3]]++;
+    }
+    for (; i < n; i++) h0[sym[i]]++;
+    for (uint32_t z = 0; z < kMaxSymbols; z++) h0[z] += h1[z] + h2[z] + h3[z];
+  }
   uint32_t maxZ = 0;
   for (uint32_t z = 0; z < kEsc; z++)
     if (hist[z]) maxZ = z;
   const uint64_t escCount = hist[kEsc];
   const uint32_t A = maxZ + 2;
   if (escCount && A - 1 != kEsc) {
-    for (uint64_t i = 0; i < n; i++)
-      if (sym[i] == kEsc) sym[i] = uint16_t(A - 1);
+    const uint16_t escNew = uint16_t(A - 1);
+    for (uint64_t i = 0; i < n; i++) sym[i] = sym[i] == kEsc ? escNew : sym[i];  // branch-free, vectorised
     hist[A - 1] = uint32_t(escCount);
     hist[kEsc] = 0;
   }
@@ -267,8 +284,10 @@ uint32_t encodeQuantized(const uint8_t* in, uint64_t n, const ChunkParams& p, st
     entropy::encode(cls16.data(), nullptr, cls16.size(), &cm, cstream);
     w.varint(cstream.size());
     w.bytes(cstream.data(), cstream.size());
-    std::vector<uint8_t> ctx(n);
-    for (uint64_t i = 0; i < n; i++) ctx[i] = bc.cls[i / bc.blockSize];
+    std::vector<uint8_t>& ctx = sc.ctx;
+    fit(ctx, n);
+    for (uint64_t b = 0, i = 0; i < n; b++, i += bc.blockSize)
+      std::memset(ctx.data() + i, bc.cls[b], size_t(std::min<uint64_t>(bc.blockSize, n - i)));
     entropy::encode(sym, ctx.data(), n, bc.models.data(), stream);
   } else {
     w.varint(singleTable.size());
@@ -279,8 +298,20 @@ uint32_t encodeQuantized(const uint8_t* in, uint64_t n, const ChunkParams& p, st
   w.bytes(stream.data(), stream.size());
   w.varint(escCount);
   const uint16_t escSym = uint16_t(A - 1);
-  for (uint64_t i = 0; i < n && escCount; i++)
-    if (sym[i] == escSym) w.bytes(in + i * B, B);
+  if (escCount) {
+    // Gathered without branches (escapes can be common, e.g. FP8 −0 codes): every element is copied to the
+    // cursor, which advances only past escapes; one element of slack takes the last stray copy.
+    std::vector<uint8_t>& o = w.buffer();
+    const size_t at0 = o.size();
+    o.resize(at0 + (escCount + 1) * B);
+    uint8_t* dst = o.data() + at0;
+    size_t at = 0;
+    for (uint64_t i = 0; i < n; i++) {
+      std::memcpy(dst + at, in + i * B, B);
+      at += sym[i] == escSym ? B : 0;
+    }
+    o.resize(at0 + escCount * B);
+  }
   return checksum32(rec, n * B);
 }
 
@@ -393,7 +424,21 @@ Status decodeQuantized(ByteReader& r, uint64_t n, const ChunkParams& p, uint8_t*
     if (byBlocks) return dec.decodeBlocks(sp, slen, n, blockSize, blockCls.data(), sink);
     return ctxp ? dec.decodeWith<true>(sp, slen, n, ctxp, sink) : dec.decodeWith<false>(sp, slen, n, nullptr, sink);
   };
-  if (kind == predictor::kNone && !kScaled) {
+  if constexpr (kScaled) {
+    // Block-scaled FP8: symbols first (into per-thread scratch: no fresh pages per chunk), then one table lookup
+    // per element (fp8_blocks.hpp).
+    static thread_local std::vector<uint16_t> symScratch;
+    if (symScratch.size() < n) symScratch.resize(n);
+    struct ArraySink {
+      uint16_t* out;
+      void operator()(size_t i, uint16_t v) { out[i] = v; }
+    } arraySink{symScratch.data()};
+    Status s = runDecoder(arraySink);
+    if (s == Status::Ok)
+      s = fp8::decodeSymbols<T>(symScratch.data(), n, A, kind, R, colOffset.data(), escBytes, escCount, p, out);
+    if (n > (uint64_t(1) << 24)) std::vector<uint16_t>().swap(symScratch);
+    return s;
+  } else if (kind == predictor::kNone) {
     // Fast path: every symbol maps to one fixed dtype value, written as the symbol is decoded.
     std::vector<Bits> lut(A);
     for (uint32_t z = 0; z + 1 < A; z++)
@@ -460,13 +505,20 @@ Status decodeQuantized(ByteReader& r, uint64_t n, const ChunkParams& p, uint8_t*
   return Status::Ok;
 }
 
+// Block scales exist for the FP8 dtypes only (checkParams).
 template <class T>
 uint32_t encodeQuantizedFor(const uint8_t* in, uint64_t n, const ChunkParams& p, std::vector<uint8_t>& out) {
-  return p.fp8 ? encodeQuantized<T, true>(in, n, p, out) : encodeQuantized<T, false>(in, n, p, out);
+  if constexpr (sizeof(typename T::Bits) == 1) {
+    if (p.fp8) return encodeQuantized<T, true>(in, n, p, out);
+  }
+  return encodeQuantized<T, false>(in, n, p, out);
 }
 template <class T>
 Status decodeQuantizedFor(ByteReader& r, uint64_t n, const ChunkParams& p, uint8_t* out) {
-  return p.fp8 ? decodeQuantized<T, true>(r, n, p, out) : decodeQuantized<T, false>(r, n, p, out);
+  if constexpr (sizeof(typename T::Bits) == 1) {
+    if (p.fp8) return decodeQuantized<T, true>(r, n, p, out);
+  }
+  return decodeQuantized<T, false>(r, n, p, out);
 }
 
 uint32_t encodeQuantizedAny(const uint8_t* in, uint64_t n, const ChunkParams& p, std::vector<uint8_t>& out) {

@@ -42,26 +42,28 @@ inline uint64_t doubleToBits(double f) {
 }
 
 // Nearest value of a small binary float format (mantissa bits m, exponent bias b, max finite maxFinite),
-// ties to even, computed straight from the double (no double rounding). Returns the magnitude bits;
-// values beyond maxFinite return overflowBits (Inf, or NaN for formats without Inf).
+// ties to even, computed straight from the double's bits (no double rounding, no libm calls: the FP8 paths call
+// this per table entry). Returns the magnitude bits; values beyond maxFinite return overflowBits (Inf, or NaN for
+// formats without Inf).
 inline uint32_t roundSmallFloat(double a, int mbits, int bias, double maxFinite, uint32_t overflowBits) {
   // a >= 0 and finite here.
   const int emin = 1 - bias;
-  if (a < std::ldexp(1.0, emin)) {
-    double m = std::nearbyint(std::ldexp(a, mbits - emin));  // subnormal units; 2^mbits = smallest normal
-    return uint32_t(m);
+  const uint64_t u = doubleToBits(a);
+  const int e = int(u >> 52) - 1023;  // −1023 for zero and double subnormals
+  if (e < emin) {
+    // Subnormal units (2^mbits = smallest normal): the scaling by a power of two is exact, and adding and
+    // removing 1.5·2^52 rounds to the nearest integer, ties to even.
+    const double scaled = a * bitsToDouble(uint64_t(1023 + mbits - emin) << 52);
+    constexpr double kMagic = 6755399441055744.0;
+    return uint32_t((scaled + kMagic) - kMagic);
   }
-  int e;
-  std::frexp(a, &e);  // a = f × 2^e, f in [0.5, 1)
-  e -= 1;             // a in [2^e, 2^(e+1))
-  double m = std::nearbyint(std::ldexp(a, mbits - e));
-  if (m >= std::ldexp(1.0, mbits + 1)) {
-    e += 1;
-    m = std::ldexp(1.0, mbits);
-  }
-  double v = std::ldexp(m, e - mbits);
-  if (v > maxFinite) return overflowBits;
-  return (uint32_t(e + bias) << mbits) | (uint32_t(m) - (1u << mbits));
+  // Round the 52-bit mantissa to mbits, ties to even; a carry moves into the exponent as it should.
+  const int shift = 52 - mbits;
+  uint64_t r = u + ((uint64_t(1) << (shift - 1)) - 1) + ((u >> shift) & 1);
+  r &= ~((uint64_t(1) << shift) - 1);
+  if (bitsToDouble(r) > maxFinite) return overflowBits;
+  const int er = int(r >> 52) - 1023;
+  return (uint32_t(er + bias) << mbits) | uint32_t((r >> shift) & ((uint64_t(1) << mbits) - 1));
 }
 
 // ---- BF16
@@ -93,12 +95,11 @@ inline uint16_t doubleToF16(double d) {
 
 // ---- FP8 E4M3 (the "fn" variant: no Inf, S.1111.111 is NaN, max 448)
 inline double e4m3ToDouble(uint8_t c) {
-  const int s = c >> 7, e = (c >> 3) & 0xf, m = c & 7;
-  double v;
-  if (e == 15 && m == 7) v = NAN;
-  else if (e == 0) v = std::ldexp(double(m), -9);
-  else v = std::ldexp(double(m | 8), e - 10);
-  return s ? -v : v;
+  const uint64_t sign = uint64_t(c >> 7) << 63;
+  const uint32_t e = (c >> 3) & 0xf, m = c & 7;
+  if (e == 15 && m == 7) return bitsToDouble(sign | 0x7ff8000000000000ull);  // NaN
+  if (e == 0) return bitsToDouble(sign | doubleToBits(double(m) * 0x1p-9));  // subnormal, exact
+  return bitsToDouble(sign | uint64_t(e - 7 + 1023) << 52 | uint64_t(m) << 49);
 }
 inline uint8_t doubleToE4m3(double d) {
   if (std::isnan(d) || std::isinf(d)) return std::signbit(d) ? 0xff : 0x7f;
@@ -108,12 +109,11 @@ inline uint8_t doubleToE4m3(double d) {
 
 // ---- FP8 E5M2 (IEEE-like: Inf and NaN at exponent 31)
 inline double e5m2ToDouble(uint8_t c) {
-  const int s = c >> 7, e = (c >> 2) & 0x1f, m = c & 3;
-  double v;
-  if (e == 0) v = std::ldexp(double(m), -16);
-  else if (e == 31) v = m ? NAN : INFINITY;
-  else v = std::ldexp(double(m | 4), e - 17);
-  return s ? -v : v;
+  const uint64_t sign = uint64_t(c >> 7) << 63;
+  const uint32_t e = (c >> 2) & 0x1f, m = c & 3;
+  if (e == 31) return bitsToDouble(sign | (m ? 0x7ff8000000000000ull : 0x7ff0000000000000ull));  // NaN, ±Inf
+  if (e == 0) return bitsToDouble(sign | doubleToBits(double(m) * 0x1p-16));  // subnormal, exact
+  return bitsToDouble(sign | uint64_t(e - 15 + 1023) << 52 | uint64_t(m) << 50);
 }
 inline uint8_t doubleToE5m2(double d) {
   if (std::isnan(d)) return 0x7e;

@@ -1,0 +1,165 @@
+// FP8 with block scales (DeepSeek-V3 style): bounds in dequantized units at block edges, odd scales, bounds below
+// FP8 precision, and chunks written by the per-element encoder of codec version 1 still decoding to the same bytes.
+import assert from 'node:assert/strict'
+import { createHash } from 'node:crypto'
+import { test } from 'node:test'
+import {
+  compressChunk,
+  compressTensor,
+  decompressChunk,
+  decompressTensor,
+  type Fp8BlockScales,
+} from '../../src-main/core/codec/index'
+import { checkBound, valueAt } from './checker'
+import { encodeValues, patternValues } from './fixtures'
+
+type Fp8 = 'F8_E4M3' | 'F8_E5M2'
+const TABLE: Record<Fp8, number[]> = {
+  F8_E4M3: Array.from({ length: 256 }, (_, c) => valueAt('F8_E4M3', new Uint8Array([c]), 0)),
+  F8_E5M2: Array.from({ length: 256 }, (_, c) => valueAt('F8_E5M2', new Uint8Array([c]), 0)),
+}
+
+/** Weights-like FP8 codes that use the format's range, as block-scaled checkpoints do. */
+function codes(dtype: Fp8, n: number, seed: number): Uint8Array {
+  const values = patternValues('weights', n, seed, 1).map((v) => v * (dtype === 'F8_E4M3' ? 2000 : 20000))
+  return encodeValues(dtype, values, TABLE[dtype])
+}
+
+function grid(rows: number, cols: number, br: number, bc: number, odd: Record<number, number> = {}): Fp8BlockScales {
+  const scaleCols = Math.ceil(cols / bc)
+  const scales = new Float32Array(Math.ceil(rows / br) * scaleCols)
+  for (let k = 0; k < scales.length; k++) scales[k] = odd[k] ?? 2 ** -(k % 6) * 2e-4 * (1 + (k % 5) / 9)
+  return { cols, blockRows: br, blockCols: bc, scaleCols, scales }
+}
+
+/** Scale of element i (row-major) under the grid. */
+const scaleAt = (g: Fp8BlockScales, i: number) =>
+  g.scales[Math.floor(Math.floor(i / g.cols) / g.blockRows) * g.scaleCols + Math.floor((i % g.cols) / g.blockCols)] ?? 0
+
+test('FP8 block scales: widths off the block size, chunks starting mid block row, odd scales stay exact', () => {
+  const odd = { 1: 0, 3: Number.NaN, 4: Number.POSITIVE_INFINITY, 6: -2e-4, 7: Number.NEGATIVE_INFINITY }
+  for (const dtype of ['F8_E4M3', 'F8_E5M2'] as const) {
+    let quantized = 0
+    for (const [rows, cols, br, bc] of [
+      [300, 300, 128, 128],
+      [130, 129, 128, 128],
+      [40, 7, 16, 4],
+      [33, 1, 8, 128],
+    ] as const) {
+      const fp8 = grid(rows, cols, br, bc, odd)
+      const input = codes(dtype, rows * cols, rows + cols)
+      for (const bound of [1e-5, 3e-4, 1e-2]) {
+        // 7 rows per chunk: most chunks start inside a block row.
+        const c = compressTensor(input, {
+          dtype,
+          mode: 'abs',
+          bound,
+          shape: [rows, cols],
+          fp8,
+          chunkElements: 7 * cols,
+        })
+        const shape = [rows, cols]
+        const out = decompressTensor({
+          dtype,
+          eb: c.eb,
+          mode: 'abs',
+          shape,
+          fp8,
+          chunks: c.chunks,
+          chunkElements: c.chunkElements,
+        })
+        const r = checkBound(dtype, input, out, c.eb, fp8)
+        assert.ok(r.ok, `${dtype} ${rows}x${cols} blocks ${br}x${bc} eb=${bound}: ${r.firstBad}`)
+        let oddElements = 0
+        for (let i = 0; i < input.length; i++) {
+          const s = scaleAt(fp8, i)
+          if (s > 0 && Number.isFinite(s)) continue
+          oddElements++
+          assert.equal(out[i], input[i], `element ${i} under scale ${s} must come back exactly`)
+        }
+        assert.ok(oddElements > 0)
+        quantized += c.chunks.filter((ch) => ch[2] === 2).length
+      }
+    }
+    assert.ok(quantized > 10, `${dtype}: only ${quantized} chunks took the quantized path`)
+  }
+})
+
+test('FP8 block scales: a bound below FP8 precision keeps every code', () => {
+  for (const dtype of ['F8_E4M3', 'F8_E5M2'] as const) {
+    const rows = 64
+    const cols = 200
+    const fp8 = grid(rows, cols, 16, 128)
+    const input = codes(dtype, rows * cols, 5)
+    // The finest step of these blocks is far above 1e-12: nothing may move, whichever path the chunk takes.
+    const p = { dtype, mode: 'abs', eb: 1e-12, rowLength: cols, firstElement: 0, fp8 } as const
+    assert.deepEqual(decompressChunk(compressChunk(input, p), p, rows * cols), input)
+    // Rows mixing blocks above and below the precision: a coarse bound over tiny scales, fine over large ones.
+    const mixed = grid(rows, cols, 16, 128, { 0: 1, 3: 1e-9, 5: 1 })
+    const q = { dtype, mode: 'abs', eb: 1e-4, rowLength: cols, firstElement: 3 * cols, fp8: mixed } as const
+    const sub = input.subarray(3 * cols)
+    const out = decompressChunk(compressChunk(sub, q), q, sub.length)
+    for (let i = 0; i < sub.length; i++) {
+      const s = scaleAt(mixed, 3 * cols + i)
+      const a = (TABLE[dtype][sub[i] ?? 0] ?? 0) * s
+      const b = (TABLE[dtype][out[i] ?? 0] ?? 0) * s
+      if (Number.isFinite(a)) assert.ok(Math.abs(a - b) <= 1e-4 * (1 + 1e-9), `${dtype} element ${i}: ${a} vs ${b}`)
+      else assert.equal(out[i], sub[i])
+    }
+  }
+})
+
+// Written by the per-element FP8 encoder (codec version 1, before the block tables): E4M3, 21 × 200 with 16 × 128
+// blocks (scale 0 and NaN in two of them), chunk from row 5, eb 1e-3. Decoders must keep reading it unchanged.
+const GOLDEN = [
+  'tQECBIAMAAArTHZcAAA3A4P/f1gCAICJ7Mu4eA9iKtTyYGnvYIh9kiABwFQBQAgAQBCAIEAQACAIAAAAAAAA5P9f2AEAAPIIczf5AMVEBABilR',
+  'AAvTYfANUH+WZ6leRVxOMTee+UUsedl/SRgNdIcSf035T0VYyhhCyCYpMnJHV/JMqd2nQj9w4zReQZ4wXX5a16WGHYjnBVI/MTCjvjm3lvx1oa',
+  '+8plqqaGgnXYYajAFwvIsnPrQxCDaBGWVQkTEnOxFqTjN7gkBl/8qWdr0+/yvrAaxmpGPVXxosEyeFSSkvo2/+OTtJBmvrPMNxM+5T0YmaBLSd',
+  '54G8KXyrX9YWKCkLPs1qKlXufY4z1jZgJPA83HfsLvxk9mrjWQJAUVMRRnNNKivPP3ZchS6eQtSNujodKTV1oX6aQL04Ecr2uxvjrJKmuBXSe3',
+  'rSQzVKrmQ+ST0cYlDNXQINezvyTYlmOzIEHZ0v8A3SUOuD6nUCjqBW+CkJemNeSVwJO9RnmwoDcIdBAmp2cskmgW8BT4Y7q+65zGC35sDapgql',
+  'CIEvVDJgIDZqHglTiWbyP8QQtWwwN06BblX/ZrE+NR+xbCQ88h3ULhlDaiJIfh9buFUrcIAKw6JcVJxy+nlKXmZwB0tfW9nUePTgrnrj0pr70V',
+  'gWjmE0W7FTB2YJciGE91HsRF9sK1ONHGNFVGZ9X+t7XEz8MLJFhIAD6JZxRDntdsclTB+yae1HvmIfUxZpR4LDZeh+YxmX8Pv+Qsmk2mjsqnxY',
+  'V7EyvCwDVWEcGyZAcBouWkOATHwzcGaHcJND2T8QeptftjDYY/tZXSfbX2Vnx1sCNuZLb0ei1SZEpYEACcZr5Fw8ZYoDTPk57sO5MbUx5M7JTz',
+  'G/i9UNK1i/cAyMbyBc179pVUb9VTVoxBFadgpJDQn7cgNFP1hlhDwpBHXCc+F1JghGSLhuLz4GVDt34CIWE4SGHHGLVxBVQElLoxOXVfAwvEnf',
+  'oz/0VQw5WCgBFhc3KjwQaNgU/RyGJnREcgzXVpGJpIL2ct8gOxX5WCU/8z2Daph6rEPed2x8f1mxOv13FwImfdtQTl2OajME2KS68wD3oJBhqM',
+  'jTNoiyWJF4k4EtZaxT2SmAfxdESl0LZBhLgRk6b+4ByWG0TZtGl1bQSIU8pm2UQZEiIlS2St0Cw4QeZTRB6ngZOiQdc16WXYeAeaVPo9z30bpT',
+  '6nGopLtORfyAsneyVeaKAU2rb79Ci4o/MIKCp4/EbFolDRsMeToXuDL8g/Y7iXAtSOVksWfDXdNl/Fy9a7ZfG390bYoYC46Vdi0tWb/Gq8CkQt',
+  'vApW3Eu7jW2XupONaA+9zkN9sP/Cj/bAWjA9AE9ypjAcIWCD98FxMNQjVbM9EXeKhi9TXQtdoG2hWmU7W/sb7z7wa+DrIq8yO5BPQESBCQL/oW',
+  'ChRwIbIIQBSxu/SwspXm3Va+UO6UhTy8p44PiLsKLhI9zN8XsxxeO6AAIAq0DIwO3xhym67PxqTl9dr2dtCdyNnDoc5f2YbqxSVCLm4a/Q1rP3',
+  '0S1gZ5C5UTviV7Js8GtCo92Mr7laXJwni5k7zhlGLHsAalFnIWTkEaKL0BYQW1QQABAAIBDUQsQLqytKK0KnN8lCs7RBrz09PbGzREK2PDm8wj',
+  '7BODqmK0Wwu7o0IjM/SEPBp8HDvzu7wsRKu7S5JzLLQrNCODrBKqrANcQxS0jFtJW6MspKK0o6uaapuKlLNcBArUU8rDM8OKhAPbqvOZ9DwznD',
+  'PzdJuyk3w6s0OC26OMq6RDg/O7ypQUE+QkLAqQVAQ7zJN7RIPiMvwaizOMcrykorqyurKTM7OjG4PCtFsUG7ucjBQzDBvrE9t5NEt8IzQbw7R7',
+  'skQbLKQq84SyzExS1JQLFAOcmxDKE1u6rBKzDBSju6uMXDvDNHPBnCK8GpQ75AN8K4usAzErtIxsi9Q600REJGukm/sLdJyyZBPCirSUPCwEK7',
+  'MsWzO8BBtL66rbE9yLI6ubq3K8Y6g8OZQMNINLA3q0oyQsTDrLQ1vTstMrPAtcQ8NLc7u0JAwam6tiqguUe3PcYvvTGqiME5xr6/O8U6PkFFwj',
+  'cbMMGuusLFwLVFl0E6xbJDRLZBLDBKSq29u5fEvLQ5QjhCkL6ex0DCQj07QDo9PjiypLG7xp1AqcEzuTU9Njk/sC6pMsGnO0PPxbkswDE0x8Ob',
+  'tKTDwEhBtb4iLUUyssqrykpBSUDIrL4ZsCgzRbCkPcc8tLpAuiPGM7U7PLXBKbjFwbK4vcLDRzQ8PZnAO6JCvkYqREhWxDcosRMywT63m0evup',
+  'JEp7LCyJ8ryipERb44BpI6OTAxMsKyvS1NRLvKObiDvTxAgETGycVFxrgxs7C9OLwnrUO3R7C1O8M8OYO9T0DELMMsyRbBwbeiQTItxcYyP4Ar',
+  'K0qdPborqErHIzk6lz61ry3GwkgvvaKzRbk7wzzAS0c6wrbAHQRIr0NBPzNLQLu6uyG4ITSzu5S9MUKwNzK0Oj+yRD7BvTYrN7w7Pzo9CzM5RE',
+  'g8TLBHOLE4O8I4uMNEQcwdw8Auv7o2Q8HJiDE4RLlAwUm8LTk6tkbFPjDFwT/DNTs7s7g9qrsuP7cowkG4QEYryqs+Q7mFOrupNr7HOKLCusKs',
+  'tT+/uDpBPDbJuSoyRJxIPEO/Sb1Ap71GMLg+OrbGtUAxOD+xwTk8Oqw/RUM/MjAunjdHykgzPcE+P65FRka3x8O4PTo+wTA7lETBPzgswTOrFj',
+  'kywzwwsU26Njs6LLhFQLouucAyQLlDNEchtLa3MLg6Lim8titAQay4wSypLEY9GcTBPDutwLtDLCrCPEI/rcWhubBJt6dJQLMrPEDEvaDEyCdJ',
+  'Qz48QDRAtgy1vLetOb+zyEA6woDDw0PDQ7osSj4bM8CqQ6g6PIjDtD7CniTCvLZHv7vBLTxHOKa7mTXBvjc9LULAKMIfPr6xtjmxMTjLvkjCPD',
+  'LDK0BLuTvBN7q4RapDu54owSw3tpu2wzFJQb4/PSa0N7jKN7m3N0RFPDrBvcPCsDS5trjIvUghrwovNkBAshI+xcIxM6fDQ8M1uUYIKrSRrsO7',
+  'wz07Q7O6y8CxtMHBQMO5MkHBQTiwnDBCxb81STZAFj+9mkGyvDs6GkjJw0a2sys8sKtFuyO6QUZBuzXBx0k+Rq3ERsgcsT24ODwxvyc8ozSeNx',
+  'u5QaA1xj6wKzi4SznEPCk+Nqk0OjdAMkK6tkXEKDVHrz7FKEPDQ8HDQRe7OalHsT40KjcrNTm8MbU9paK+w6+oxUc6PEC5PEPDwCzIrDe/OEiw',
+  'Mjo6Ob1Bvi6zvqw+wrNOMS0+w7c4sMM8M0MxwEVHNSgYNZRINDG+u7u4Pzc/kLkrwkM6R8gzMcg0QUFCu7hHMLY5RRbAsUAevammQkBCRkMzQr',
+  'rGvTs8uEk+v7Q0PrpEoKFAscAtSD/CwUK6v0WhQUQ5vDK6vsG+PD4qGxgtskUyszk7JDa7PsfCvLgwMbpDP7W7Ob69wrksr0LIOC6iwTdCRbLC',
+  'wbg8KEU7QSK6wjo3P0NCHjy0xEM3vZA9rClBScCvsq3HqkO3xrZCu7bJQcW7wb1D',
+].join('')
+const GOLDEN_SHA256 = '96745fb67893ee0048b9a8dd0409ddd03146b2cd3fa30e19a3a823c21595d2a7'
+
+test('FP8 block-scaled chunks of the per-element encoder decode to the same bytes', () => {
+  const rows = 21
+  const cols = 200
+  const scaleCols = 2
+  const scales = new Float32Array(2 * scaleCols)
+  for (let k = 0; k < scales.length; k++) scales[k] = 2 ** -(k % 7) * 3e-3 * (1 + (k % 3) / 7)
+  scales[1] = 0
+  scales[2] = Number.NaN
+  const fp8 = { cols, blockRows: 16, blockCols: 128, scaleCols, scales }
+  const p = { dtype: 'F8_E4M3', mode: 'abs', eb: 1e-3, rowLength: cols, firstElement: 5 * cols, fp8 } as const
+  const chunk = new Uint8Array(Buffer.from(GOLDEN, 'base64'))
+  assert.equal(chunk[2], 2, 'the golden chunk is a quantized one')
+  const out = decompressChunk(chunk, p, (rows - 5) * cols)
+  assert.equal(createHash('sha256').update(out).digest('hex'), GOLDEN_SHA256)
+})
