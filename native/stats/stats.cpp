@@ -1007,9 +1007,11 @@ const VectorScan kAvx512 = {scanStart5,
 // The widest implementation this CPU runs for rows of w bytes, or null.
 const VectorScan* vectorScanFor(size_t w) {
   static const bool avx2 = __builtin_cpu_supports("avx2");
-  static const bool avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-                             std::getenv("SHARDPRESS_STATS_AVX512") == nullptr;
-  if (avx512 && w % 64 == 0) return &kAvx512;
+  static const bool avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw");
+  // SHARDPRESS_STATS_AVX512=0 keeps to AVX2 (comparisons and tests; read per call so a test can switch it).
+  const char* env = std::getenv("SHARDPRESS_STATS_AVX512");
+  const bool allow512 = env == nullptr || std::strcmp(env, "0") != 0;
+  if (avx512 && allow512 && w % 64 == 0) return &kAvx512;
   if (avx2 && w % 32 == 0) return &kAvx2;
   return nullptr;
 }
