@@ -1019,8 +1019,9 @@ const VectorScan* vectorScanFor(size_t w) {
 // More bin changes than this in one block: counting its codes one by one is cheaper than K compares per byte.
 constexpr int kMaxThresholds = 40;
 
-// Rows ahead that pass A asks the memory system for.
+// Rows ahead that pass A asks the memory system for (4 measured better than 0 or 8).
 constexpr size_t kPrefetchRows = 4;
+
 
 // binOf for n values t[i] × scale, four at a time (the same operations, so the same bins).
 __attribute__((target("avx2"))) void binsOf(const double* t, int n, double scale, double mn, double binScale,
@@ -1052,7 +1053,8 @@ struct TensorScratch {
   }
 };
 
-// Blocks per group of pass A and B: a group's rows (16 × 128 × 128 bytes = 256 KB) stay in L2 between the passes.
+// Blocks per group of pass A and B: a group's rows (16 × 128 × 128 bytes = 256 KB) stay in L2 between the passes
+// (a whole band of 56 blocks, 917 KB, measured about a fifth slower: the two workers share L2 here).
 constexpr size_t kGroupBytes = size_t(1) << 18;
 
 // Smallest and largest finite value (code value × scale) of one block, as foldPass1 takes them.
