@@ -1006,6 +1006,7 @@ const VectorScan kAvx512 = {scanStart5,
 
 // The widest implementation this CPU runs for rows of w bytes, or null.
 const VectorScan* vectorScanFor(size_t w) {
+  __builtin_cpu_init();
   static const bool avx2 = __builtin_cpu_supports("avx2");
   static const bool avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw");
   // SHARDPRESS_STATS_AVX512=0 keeps to AVX2 (comparisons and tests; read per call so a test can switch it).
@@ -1327,6 +1328,15 @@ napi_value Init(napi_env env, napi_value exports) {
   napi_value version;
   napi_create_uint32(env, 3, &version);
   napi_set_named_property(env, exports, "statsKernelVersion", version);
+  // Which vector scan blockStatsAt uses for 128-wide blocks (for benchmark reports).
+  const char* path = "none";
+#if defined(SHARDPRESS_VECTOR_BLOCKS)
+  const VectorScan* vs = vectorScanFor(128);
+  path = vs == &kAvx512 ? "avx512" : vs == &kAvx2 ? "avx2" : "none";
+#endif
+  napi_value pathValue;
+  napi_create_string_utf8(env, path, NAPI_AUTO_LENGTH, &pathValue);
+  napi_set_named_property(env, exports, "vectorPath", pathValue);
   return exports;
 }
 

@@ -98,6 +98,8 @@ export interface StatsKernel {
     hist: Float64Array,
   ): boolean
   statsKernelVersion: number
+  /** The vector scan blockStatsAt uses here: 'avx512', 'avx2' or 'none' (then FP8 block codes are counted). */
+  vectorPath: string
 }
 
 export type KernelChoice = 'auto' | 'native' | 'js'

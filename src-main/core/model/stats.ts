@@ -626,7 +626,9 @@ export function blockPass1Js(
       acc[1]! += b.sum * s
       const a = b.tmin * s
       const z = b.tmax * s
+      // biome-ignore lint/complexity/useMathMinMax: the comparison of stats.cpp (Math.min orders ±0 differently)
       const lo = a < z ? a : z
+      // biome-ignore lint/complexity/useMathMinMax: as above
       const hi = a < z ? z : a
       if (lo < acc[2]!) acc[2] = lo
       if (hi > acc[3]!) acc[3] = hi
