@@ -1,8 +1,10 @@
 // Native statistics kernel for the model inventory (src-main/core/model/stats-native.ts): counts 8/16-bit codes,
-// counts FP8 codes per scale block, and runs the two passes of the 32/64-bit value scan. Every function only
-// accumulates into typed arrays the caller owns (no allocation visible to JS, no global state, so it is safe in
-// worker_threads); results must equal the JavaScript implementation in stats.ts, which stays the fallback and the
-// test oracle. Build flags keep floating point strict (-ffp-contract=off, no fast-math) so sums match bit for bit.
+// counts FP8 codes per scale block, finishes block-scaled FP8 statistics, scans whole F8_E4M3 tensors with AVX2 or
+// AVX-512 (chosen at run time; other CPUs count codes), and runs the two passes of the 32/64-bit value scan. Every
+// function only accumulates into typed arrays the caller owns (scratch memory is internal to a call, no mutable
+// global state, so it is safe in worker_threads); results must equal the JavaScript implementation in stats.ts,
+// which stays the fallback and the test oracle. Build flags keep floating point strict (-ffp-contract=off, no
+// fast-math) so sums match bit for bit.
 #include <node_api.h>
 
 #include <cmath>
