@@ -6,14 +6,15 @@
 //   npm run bench:inventory [-- --dir DIR] [--workers N] [--delete]
 //   (DIR defaults to $SHARDPRESS_BENCH_DIR or <tmpdir>/shardpress-bench; SHARDPRESS_STATS_KERNEL=js measures the
 //   JavaScript fallback instead of the native statistics kernel; SHARDPRESS_STATS_MMAP=0 makes the native kernel read
-//   FP8 weights through a buffer instead of mapping them)
+//   FP8 weights through a buffer and count their codes instead of mapping and scanning them; SHARDPRESS_STATS_AVX512=0
+//   keeps the vector scan to AVX2)
 import { spawnSync } from 'node:child_process'
 import { closeSync, existsSync, openSync, readdirSync, readSync, rmSync, statSync } from 'node:fs'
 import { availableParallelism, loadavg, tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { buildInventory } from '../src-main/core/model'
-import { nativeStatsActive } from '../src-main/core/model/stats-native'
+import { nativeStatsActive, statsKernel } from '../src-main/core/model/stats-native'
 import { SafetensorsFile } from '../src-main/core/safetensors'
 import { defaultWorkerCount } from '../src-main/core/util/workers'
 
@@ -118,6 +119,12 @@ const invCpu = cpuSecs(invUsage)
 const maxRssMb = process.resourceUsage().maxRSS / 1024
 
 const fp8 = inv.tensors.filter((t) => t.stats?.dequantized)
+/** How whole FP8 weights were read: mapped and scanned with vector code, mapped and counted, or read and counted. */
+function fp8Path(): string {
+  if (process.platform !== 'linux' || process.env.SHARDPRESS_STATS_MMAP === '0') return 'read, codes counted'
+  const vector = statsKernel()?.vectorPath ?? 'none'
+  return vector === 'none' ? 'mapped, codes counted' : `mapped, ${vector} vector scan`
+}
 const readRate = size / readSecs
 const invRate = size / invSecs
 const rows = [
@@ -129,7 +136,7 @@ const rows = [
   ['sequential read', `${readSecs.toFixed(2)} s  ${fmt(readRate)}  (one thread, 16 MB reads)`],
   [
     'inventory + statistics',
-    `${invSecs.toFixed(2)} s  ${fmt(invRate)}  (${workers} worker threads, ${nativeStatsActive() ? `native statistics kernel, FP8 ${process.platform === 'linux' && process.env.SHARDPRESS_STATS_MMAP !== '0' ? 'mapped' : 'read'}` : 'JavaScript statistics (SHARDPRESS_STATS_KERNEL=js or addon not built)'})`,
+    `${invSecs.toFixed(2)} s  ${fmt(invRate)}  (${workers} worker threads, ${nativeStatsActive() ? `native statistics kernel, FP8 ${fp8Path()}` : 'JavaScript statistics (SHARDPRESS_STATS_KERNEL=js or addon not built)'})`,
   ],
   ['ratio', `${((invRate / readRate) * 100).toFixed(0)} %  (target ≥ 50 %)`],
   [

@@ -5,7 +5,10 @@ import { closeSync, openSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterEach, test } from 'node:test'
 import { buildInventory, type NumericDtype } from '../../src-main/core/model'
+import { codeTable } from '../../src-main/core/model/decode'
 import {
+  type BlockScaleSpec,
+  blockStatsMapped,
   CodeCounter,
   countBlockCodes,
   countBlockCodesJs,
@@ -217,6 +220,113 @@ test('finishing block-scaled FP8 counts gives the JavaScript statistics exactly,
   assert.ok(native.std! > 0 && native.histogram.counts.some((c) => c > 0))
 })
 
+/** FP8 E4M3 codes of roughly normal values (both halves of the vector path's split, ±0, subnormals). */
+function e4m3Codes(n: number, seed: number): Uint8Array {
+  const r = new Rng(seed)
+  const out = new Uint8Array(n)
+  for (let i = 0; i < n; i++) {
+    const v = r.normal() * 40
+    const a = Math.abs(v)
+    let c = 0
+    if (a >= 2 ** -6) {
+      const e = Math.min(15, Math.floor(Math.log2(a)) + 7)
+      const m = Math.min(7, Math.floor((a / 2 ** (e - 7) - 1) * 8))
+      c = e === 15 && m === 7 ? 0x7e : (e << 3) | m
+    } else c = Math.min(7, Math.floor(a / 2 ** -9))
+    out[i] = v < 0 ? c | 0x80 : c
+  }
+  return out
+}
+
+test('whole F8_E4M3 tensors through the vector path equal the counted statistics, AVX2 and AVX-512', async () => {
+  const k = statsKernel()
+  assert.ok(k, 'native kernel must be built')
+  const dir = tempDir()
+  const table = codeTable('F8_E4M3')
+  const cases: {
+    label: string
+    rows: number
+    cols: number
+    codes: (n: number) => Uint8Array
+    scale: (b: number) => number
+  }[] = [
+    {
+      label: 'normal codes, varied scales',
+      rows: 512,
+      cols: 384,
+      codes: (n) => e4m3Codes(n, 1),
+      scale: (b) => 0.001 * (1 + ((b * 7) % 5)),
+    },
+    // Equal scales and uniform codes: most blocks change bin more often than the vector path counts, so they are
+    // counted code by code; NaN codes in every block too.
+    { label: 'uniform codes, equal scales', rows: 256, cols: 256, codes: (n) => randomBytes(n, 2), scale: () => 0.5 },
+    {
+      label: 'special scales, a last partial block row',
+      rows: 300,
+      cols: 256,
+      codes: (n) => e4m3Codes(n, 3),
+      scale: (b) => [0.002, 0, -0.5, Number.NaN, Number.POSITIVE_INFINITY, 1e-40][b % 6]!,
+    },
+    {
+      label: 'only negative values',
+      rows: 128,
+      cols: 512,
+      codes: (n) => e4m3Codes(n, 4).map((c) => c | 0x80),
+      scale: (b) => 0.01 + b,
+    },
+  ]
+  for (const [i, c] of cases.entries()) {
+    const bytes = c.codes(c.rows * c.cols)
+    if (i === 0) {
+      bytes[5 * c.cols + 3] = 0x7f // one NaN code in the first block
+      bytes[200 * c.cols + 300] = 0xff // and one in another block row
+    }
+    const scaleCols = Math.ceil(c.cols / 128)
+    const scaleRows = Math.ceil(c.rows / 128)
+    const scales = Float32Array.from({ length: scaleRows * scaleCols }, (_, b) => c.scale(b))
+    const blocks: BlockScaleSpec = { rows: c.rows, cols: c.cols, blockRows: 128, blockCols: 128, scaleCols, scales }
+    const offset = 4103 + i
+    const path = join(dir, `e4m3-${i}.bin`)
+    const file = new Uint8Array(offset + bytes.length)
+    file.set(bytes, offset)
+    writeFileSync(path, file)
+    const n = c.rows * c.cols
+    const counter = new CodeCounter(scaleRows * scaleCols * 256, 1)
+    setStatsKernel('native')
+    countBlockCodes(bytes, 0, c.cols, blocks, 0, counter)
+    const part: PartialStats = {
+      kind: 'blocks',
+      start: 0,
+      end: n,
+      blockRowStart: 0,
+      counts: counter.total(),
+      sample: { index: [], value: [] },
+    }
+    const { native: counted, js } = await both(async () => finishStats('F8_E4M3', n, [part], blocks))
+    assert.deepEqual(counted, js, c.label)
+    const { sample: _s, sampleIndex: _i, dequantized: _d, ...want } = counted
+    const fd = openSync(path, 'r')
+    try {
+      for (const avx512 of ['1', '0']) {
+        process.env.SHARDPRESS_STATS_AVX512 = avx512
+        const samples = Float64Array.from([0, n - 1, 12345 % n])
+        const codes = new Uint8Array(samples.length)
+        const got = blockStatsMapped(k, fd, offset, blocks, table, samples, codes)
+        assert.ok(got, `${c.label}: the vector path applies`)
+        assert.deepEqual(got, want, `${c.label} (AVX-512 ${avx512})`)
+        assert.deepEqual(
+          Array.from(codes),
+          Array.from(samples, (p) => bytes[p]!),
+        )
+      }
+    } finally {
+      delete process.env.SHARDPRESS_STATS_AVX512
+      closeSync(fd)
+    }
+    if (i === 0) assert.ok(want.std! > 0 && want.nan === 2 && want.histogram.counts.filter((x) => x > 0).length > 20)
+  }
+})
+
 /** Values with every special: NaN, ±Inf, ±0, subnormals, and a range that widens between 64K sub-blocks. */
 function specialValues(n: number, seed: number, f64: boolean): Float32Array | Float64Array {
   const r = new Rng(seed)
@@ -306,6 +416,11 @@ test('inventories of every dtype are identical with the native kernel and in Jav
   tensors.push({ name, dtype: 'F8_E4M3', shape: [rows, cols], data: randomBytes(rows * cols, 90) })
   const scales = Float32Array.from({ length: 3 * 2 }, (_, i) => 0.003 * (i + 1))
   tensors.push({ name: `${name}_scale_inv`, dtype: 'F32', shape: [3, 2], data: new Uint8Array(scales.buffer) })
+  // One whose blocks are whole 128 × 128 squares: scanned by the kernel's vector path when it is a job of its own.
+  const name2 = 'model.layers.3.mlp.experts.2.up_proj.weight'
+  tensors.push({ name: name2, dtype: 'F8_E4M3', shape: [256, 384], data: e4m3Codes(256 * 384, 91) })
+  const scales2 = Float32Array.from({ length: 2 * 3 }, (_, i) => 0.0005 * (6 - i))
+  tensors.push({ name: `${name2}_scale_inv`, dtype: 'F32', shape: [2, 3], data: new Uint8Array(scales2.buffer) })
   const file = join(dir, 'model.safetensors')
   await writeSafetensors(file, tensors)
 

@@ -4,6 +4,7 @@ import { closeSync, openSync, readSync } from 'node:fs'
 import { bytesPerElement, codesOf, codeTable, decodeToFloat64, hasCodeTable, type NumericDtype } from './decode'
 import {
   type BlockScaleSpec,
+  blockStatsMapped,
   CodeCounter,
   countBlockCodes,
   countCodes,
@@ -15,6 +16,7 @@ import {
   type SamplePart,
   samplePositions,
   scanValues,
+  type TensorStats,
 } from './stats'
 import { statsKernel } from './stats-native'
 
@@ -107,6 +109,11 @@ export function runStatsJob(
   readBytes: number,
   onBytes?: (n: number) => void,
 ): PartialStats {
+  const mapped = wholeTensorMapped(job, reader)
+  if (mapped) {
+    onBytes?.(job.elements)
+    return { kind: 'final', start: 0, end: job.elements, stats: mapped, sample: { index: [], value: [] } }
+  }
   const part = scanJob(job, reader, readBytes, onBytes)
   // A job that covers its whole tensor finishes here, in the worker, and sends back only the result.
   if (job.start === 0 && job.end === job.elements) {
@@ -114,6 +121,31 @@ export function runStatsJob(
     return { kind: 'final', start: 0, end: job.elements, stats, sample: { index: [], value: [] } }
   }
   return part
+}
+
+/**
+ * A whole block-scaled F8_E4M3 tensor through the kernel's vector path (no per-block code counts), or null where it
+ * does not apply: the JavaScript kernel, mapping turned off, a partial job, a small tensor, or the kernel declines.
+ */
+function wholeTensorMapped(job: StatsJob, reader: PieceReader): TensorStats | null {
+  const { blocks } = job
+  const kernel = statsKernel()
+  if (!kernel || !MAP_FILES || !blocks || job.dtype !== 'F8_E4M3') return null
+  if (job.start !== 0 || job.end !== job.elements || job.elements <= EXACT_LIMIT) return null
+  if (blocks.rows * blocks.cols !== job.elements) return null
+  const table = codeTable(job.dtype)
+  const positions = samplePositions(job.elements, 0, job.elements, job.seed, job.sampleSize)
+  const offsets = Float64Array.from(positions)
+  const codes = new Uint8Array(positions.length)
+  const base = blockStatsMapped(kernel, reader.fd(job.path), job.dataOffset, blocks, table, offsets, codes)
+  if (!base) return null
+  const { cols, blockRows, blockCols, scaleCols, scales } = blocks
+  const sample = positions.map((p, i) => {
+    const row = Math.floor(p / cols)
+    const col = p - row * cols
+    return table[codes[i]!]! * scales[Math.floor(row / blockRows) * scaleCols + Math.floor(col / blockCols)]!
+  })
+  return { ...base, sample, sampleIndex: positions, dequantized: true }
 }
 
 function scanJob(job: StatsJob, reader: PieceReader, readBytes: number, onBytes?: (n: number) => void): PartialStats {

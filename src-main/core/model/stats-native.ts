@@ -6,7 +6,7 @@ import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
 
 /** Version the TypeScript side expects (the addon exports `statsKernelVersion`). */
-const KERNEL_VERSION = 2
+const KERNEL_VERSION = 3
 
 export interface StatsKernel {
   /** Adds the little-endian codes of `bytes` (1 or 2 bytes each) to `counts` (256 or 65536 bins). */
@@ -75,7 +75,31 @@ export interface StatsKernel {
     m2: number,
     hist: Float64Array,
   ): number
+  /**
+   * Statistics of a whole F8_E4M3 tensor of rows × cols bytes at byte `position` of the open file `fd`, mapped and
+   * scanned with vector code instead of counted: out = [finite, sum, min, max, zeros, nan, +inf, −inf, mean, m2],
+   * hist its bins; identical to blockPass1/blockPass2 over the code counts. Stores the sample codes like
+   * countBlockCodesAt. Returns false, having done nothing, where that path does not apply (no AVX2, not Linux, a
+   * block layout it does not cover, mapping refused): the caller then counts codes.
+   */
+  blockStatsAt(
+    fd: number,
+    position: number,
+    rows: number,
+    cols: number,
+    blockRows: number,
+    blockCols: number,
+    scaleCols: number,
+    scales: Float32Array,
+    table: Float64Array,
+    samples: Float64Array,
+    codes: Uint8Array,
+    out: Float64Array,
+    hist: Float64Array,
+  ): boolean
   statsKernelVersion: number
+  /** The vector scan blockStatsAt uses here: 'avx512', 'avx2' or 'none' (then FP8 block codes are counted). */
+  vectorPath: string
 }
 
 export type KernelChoice = 'auto' | 'native' | 'js'

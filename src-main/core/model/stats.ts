@@ -1,7 +1,8 @@
 // Per-tensor statistics computed while streaming: range, mean, std, abs-max, NaN/±Inf counts, zero fraction,
 // a 64-bin histogram over [min, max] and a small deterministic sample. Work is split into element ranges whose
 // partial results merge exactly: 8/16-bit dtypes count codes (so the histogram and moments are exact), FP8 with
-// block scales counts codes per block (values are code × block scale), and 32/64-bit dtypes accumulate moments and
+// block scales counts codes per block (values are code × block scale; a whole F8_E4M3 tensor can instead be scanned
+// by the native kernel's vector path, blockStatsAt, with identical results), and 32/64-bit dtypes accumulate moments and
 // a fine power-of-two-aligned histogram that is re-binned at the end. The scans run in the native kernel when it is
 // built (stats-native.ts); the JavaScript versions here give identical results and serve as fallback and test oracle.
 import { codeTable, type NumericDtype } from './decode'
@@ -550,32 +551,219 @@ function concatExact(parts: PartialStats[]): Float64Array {
   return out
 }
 
-/** statsFromWeighted over the (code × block scale, count) pairs of block counts, in the native kernel. */
-function blockStatsNative(
-  k: StatsKernel,
+// Block-scaled FP8 (kind 'blocks'): each block is reduced to moments of its code values (count, sum, sum of
+// squares, zeros, smallest and largest), the block scale is applied to those and the blocks are combined in order:
+// sum of the block sums; squared deviations inside each block plus its mean's distance from the tensor mean (Chan
+// et al.). For F8_E4M3 blocks of up to 65536 values these sums are exact (code values are multiples of 2^-9 below
+// 2^9), so the result does not depend on how a block's values are visited; the native kernel's vector scan of a
+// whole tensor relies on that. The histogram counts each value (code × scale) in its bin exactly. Mirrors
+// momentsFromCounts/foldPass1/foldPass2 in native/stats/stats.cpp operation for operation.
+
+interface BlockMoments {
+  n: number
+  sum: number
+  sq: number
+  zeros: number
+  tmin: number
+  tmax: number
+  nan: number
+  posInf: number
+  negInf: number
+}
+
+function blockMoments(counts: Uint32Array, off: number, table: Float64Array, scale: number): BlockMoments {
+  const b: BlockMoments = {
+    n: 0,
+    sum: 0,
+    sq: 0,
+    zeros: 0,
+    tmin: Infinity,
+    tmax: -Infinity,
+    nan: 0,
+    posInf: 0,
+    negInf: 0,
+  }
+  const finiteScale = scale - scale === 0
+  for (let c = 0; c < 256; c++) {
+    const n = counts[off + c]!
+    if (n === 0) continue
+    const t = table[c]!
+    if (finiteScale && t - t === 0) {
+      b.n += n
+      b.sum += t * n
+      b.sq += t * t * n
+      if (t === 0) b.zeros += n
+      if (t < b.tmin) b.tmin = t
+      if (t > b.tmax) b.tmax = t
+    } else {
+      const v = t * scale
+      if (Number.isNaN(v)) b.nan += n
+      else if (v > 0) b.posInf += n
+      else b.negInf += n
+    }
+  }
+  // ±0 alike, whichever zero codes the block holds.
+  b.tmin += 0
+  b.tmax += 0
+  return b
+}
+
+/** blockPass1 of the kernel: acc = [finite, sum, min, max, zeros, nan, +inf, −inf], continued. */
+export function blockPass1Js(
+  counts: Uint32Array,
+  blockRowStart: number,
+  scaleCols: number,
+  scales: Float32Array,
+  table: Float64Array,
+  acc: Float64Array,
+): void {
+  const nBlocks = counts.length >> 8
+  for (let k = 0; k < nBlocks; k++) {
+    const s = scales[blockRowStart * scaleCols + k]!
+    const b = blockMoments(counts, k << 8, table, s)
+    if (b.n > 0) {
+      acc[0]! += b.n
+      acc[1]! += b.sum * s
+      const a = b.tmin * s
+      const z = b.tmax * s
+      // biome-ignore lint/complexity/useMathMinMax: the comparison of stats.cpp (Math.min orders ±0 differently)
+      const lo = a < z ? a : z
+      // biome-ignore lint/complexity/useMathMinMax: as above
+      const hi = a < z ? z : a
+      if (lo < acc[2]!) acc[2] = lo
+      if (hi > acc[3]!) acc[3] = hi
+      acc[4]! += s === 0 ? b.n : b.zeros
+    }
+    acc[5]! += b.nan
+    acc[6]! += b.posInf
+    acc[7]! += b.negInf
+  }
+}
+
+/** blockPass2 of the kernel: adds to `hist` and returns `m2` plus the squared deviations from `mean`. */
+export function blockPass2Js(
+  counts: Uint32Array,
+  blockRowStart: number,
+  scaleCols: number,
+  scales: Float32Array,
+  table: Float64Array,
+  mean: number,
+  min: number,
+  binScale: number,
+  m2: number,
+  hist: Float64Array,
+): number {
+  const nBlocks = counts.length >> 8
+  const bins = hist.length
+  const local = new Float64Array(bins)
+  for (let k = 0; k < nBlocks; k++) {
+    const s = scales[blockRowStart * scaleCols + k]!
+    const off = k << 8
+    const b = blockMoments(counts, off, table, s)
+    if (b.n > 0) {
+      const bmean = (b.sum * s) / b.n
+      let inner = b.sq - (b.sum * b.sum) / b.n
+      if (!(inner > 0)) inner = 0
+      const d = bmean - mean
+      m2 += inner * (s * s) + d * d * b.n
+    }
+    for (let c = 0; c < 256; c++) {
+      const n = counts[off + c]!
+      if (n === 0) continue
+      const v = table[c]! * s
+      if (v - v !== 0) continue
+      // As everywhere: floor; NaN (0 × ∞ for a subnormal span) and overflow in the last bin; below the first dropped.
+      const at = (v - min) * binScale
+      if (at < bins) {
+        if (at >= 0) local[Math.floor(at)]! += n
+      } else local[bins - 1]! += n
+    }
+  }
+  for (let i = 0; i < bins; i++) hist[i]! += local[i]!
+  return m2
+}
+
+/** Statistics of block-scaled FP8 counts (blockPass1, then blockPass2 with the mean and range). */
+function blockStats(
+  k: StatsKernel | null,
   elements: number,
   parts: PartialStats[],
   blocks: BlockScaleSpec,
   table: Float64Array,
 ): Omit<TensorStats, 'sample' | 'sampleIndex' | 'dequantized'> {
+  const pass1 = k ? k.blockPass1.bind(k) : blockPass1Js
+  const pass2 = k ? k.blockPass2.bind(k) : blockPass2Js
   const { scaleCols, scales } = blocks
   const acc = new Float64Array([0, 0, Infinity, -Infinity, 0, 0, 0, 0])
-  for (const p of parts) if (p.kind === 'blocks') k.blockPass1(p.counts, p.blockRowStart, scaleCols, scales, table, acc)
-  const [finite, sum, min, max, zeros, nan, posInf, negInf] = acc as unknown as number[]
-  const m: Moments = { finite, nan, posInf, negInf, zeros, min, max, mean: 0, m2: 0 }
-  let hist = new Array<number>(HISTOGRAM_BINS).fill(0)
-  if (m.finite > 0) {
-    m.mean = sum / m.finite
-    const span = m.max - m.min
+  for (const p of parts) if (p.kind === 'blocks') pass1(p.counts, p.blockRowStart, scaleCols, scales, table, acc)
+  const h = new Float64Array(HISTOGRAM_BINS)
+  let m2 = 0
+  if (acc[0]! > 0) {
+    const mean = acc[1]! / acc[0]!
+    const span = acc[3]! - acc[2]!
     const binScale = span > 0 ? HISTOGRAM_BINS / span : 0
-    const h = new Float64Array(HISTOGRAM_BINS)
     for (const p of parts) {
       if (p.kind !== 'blocks') continue
-      m.m2 = k.blockPass2(p.counts, p.blockRowStart, scaleCols, scales, table, m.mean, m.min, binScale, m.m2, h)
+      m2 = pass2(p.counts, p.blockRowStart, scaleCols, scales, table, mean, acc[2]!, binScale, m2, h)
     }
-    hist = Array.from(h)
   }
-  return finishMoments(elements, m, hist)
+  return blockResult(elements, acc, m2, h)
+}
+
+/** TensorStats fields from acc = [finite, sum, min, max, zeros, nan, +inf, −inf], m2 and the bins. */
+function blockResult(
+  elements: number,
+  acc: ArrayLike<number>,
+  m2: number,
+  hist: Float64Array,
+): Omit<TensorStats, 'sample' | 'sampleIndex' | 'dequantized'> {
+  const [finite, sum, min, max, zeros, nan, posInf, negInf] = Array.from(acc) as number[]
+  const m: Moments = {
+    finite: finite!,
+    nan: nan!,
+    posInf: posInf!,
+    negInf: negInf!,
+    zeros: zeros!,
+    min: min!,
+    max: max!,
+    mean: finite! > 0 ? sum! / finite! : 0,
+    m2,
+  }
+  return finishMoments(elements, m, Array.from(hist))
+}
+
+/**
+ * Statistics of a whole F8_E4M3 tensor by the native kernel's vector path (blockStatsAt over the mapped file), or
+ * null where that path does not apply; `codes` receives the codes at the sample offsets.
+ */
+export function blockStatsMapped(
+  k: StatsKernel,
+  fd: number,
+  position: number,
+  blocks: BlockScaleSpec,
+  table: Float64Array,
+  sampleOffsets: Float64Array,
+  codes: Uint8Array,
+): Omit<TensorStats, 'sample' | 'sampleIndex' | 'dequantized'> | null {
+  const out = new Float64Array(10)
+  const hist = new Float64Array(HISTOGRAM_BINS)
+  const { rows, cols, blockRows, blockCols, scaleCols, scales } = blocks
+  const ok = k.blockStatsAt(
+    fd,
+    position,
+    rows,
+    cols,
+    blockRows,
+    blockCols,
+    scaleCols,
+    scales,
+    table,
+    sampleOffsets,
+    codes,
+    out,
+    hist,
+  )
+  return ok ? blockResult(rows * cols, out, out[9]!, hist) : null
 }
 
 /** Merges the partial results that together cover a tensor of `elements` values. */
@@ -605,33 +793,7 @@ export function finishStats(
     base = statsFromWeighted(elements, table, total)
   } else if (kind === 'blocks') {
     if (!blocks) throw new Error('block scales are missing')
-    const table = codeTable(dtype)
-    const k = statsKernel()
-    if (k) base = blockStatsNative(k, elements, sorted, blocks, table)
-    else {
-      let nnz = 0
-      for (const p of sorted)
-        if (p.kind === 'blocks') for (let i = 0; i < p.counts.length; i++) if (p.counts[i] !== 0) nnz++
-      const values = new Float64Array(nnz)
-      const counts = new Float64Array(nnz)
-      let k = 0
-      for (const p of sorted) {
-        if (p.kind !== 'blocks') continue
-        const nBlocks = p.counts.length >> 8
-        for (let b = 0; b < nBlocks; b++) {
-          const scale = blocks.scales[p.blockRowStart * blocks.scaleCols + b]!
-          const off = b << 8
-          for (let c = 0; c < 256; c++) {
-            const n = p.counts[off + c]!
-            if (n !== 0) {
-              values[k] = table[c]! * scale
-              counts[k++] = n
-            }
-          }
-        }
-      }
-      base = statsFromWeighted(elements, values, counts)
-    }
+    base = blockStats(statsKernel(), elements, sorted, blocks, codeTable(dtype))
   } else {
     const m = emptyMoments()
     const fine = emptyFine()
