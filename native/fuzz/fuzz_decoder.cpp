@@ -1,10 +1,11 @@
 // libFuzzer harness for the chunk decoder. The first 6 bytes pick the parameters (dtype, mode, bound, element
-// count, row length); the rest is fed to decodeChunk as a chunk. Odd selector bytes instead encode the rest as
+// count, row length, FP8 block scales); the rest is fed to decodeChunk as a chunk. Odd selector bytes instead encode the rest as
 // raw values and check the round trip, so the encoder's outputs are fuzzed too.
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <algorithm>
 #include <vector>
 
 #include "../src/chunk/chunk.hpp"
@@ -26,6 +27,24 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const uint8_t* body = data + 6;
   const size_t len = size - 6;
   const unsigned B = dtypeBytes(d);
+  // FP8 with block scales (byte 5, bit 0): small blocks, awkward scales, chunks starting a few rows in.
+  Fp8Scales g;
+  std::vector<float> scales;
+  if ((d == Dtype::F8_E4M3 || d == Dtype::F8_E5M2) && (data[5] & 1)) {
+    g.cols = p.rowLength;
+    g.blockRows = 1 + (data[5] >> 1) % 4;
+    g.blockCols = 1 + (data[5] >> 3) % 8;
+    g.scaleCols = (g.cols + g.blockCols - 1) / g.blockCols;
+    p.firstElement = g.cols * ((data[5] >> 6) % 3);
+    const uint64_t maxElems = std::max<uint64_t>(n, len) + p.firstElement;
+    const uint64_t rows = maxElems / g.cols + 1;
+    scales.resize(size_t((rows / g.blockRows + 1) * g.scaleCols));
+    const float odd[] = {1e-3f, 0.5f, 0.0f, NAN, INFINITY, -1.0f, 3e-38f, 7.0f};
+    for (size_t k = 0; k < scales.size(); k++) scales[k] = odd[(k * 5 + data[5]) % 8];
+    g.scales = scales.data();
+    g.count = scales.size();
+    p.fp8 = &g;
+  }
   if (roundTrip) {
     const uint64_t m = len / B;
     std::vector<uint8_t> chunk;

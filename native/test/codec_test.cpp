@@ -266,6 +266,56 @@ static void smallFloatConversions() {
   }
 }
 
+// FP8 with block scales: bound in dequantized units, odd scales exact, corrupt chunks rejected cleanly.
+static void fp8Blocks() {
+  std::mt19937 rng(13);
+  std::normal_distribution<double> nd(0, 60);
+  for (Dtype d : {Dtype::F8_E4M3, Dtype::F8_E5M2}) {
+    const uint64_t rows = 70, cols = 150;
+    Fp8Scales g;
+    g.cols = cols;
+    g.blockRows = 16;
+    g.blockCols = 128;
+    g.scaleCols = 2;
+    std::vector<float> scales(((rows + 15) / 16) * 2);
+    for (size_t k = 0; k < scales.size(); k++) scales[k] = float(std::ldexp(1.0, -int(k % 5)) * 1e-3);
+    scales[1] = 0;
+    scales[2] = NAN;
+    scales[5] = INFINITY;
+    g.scales = scales.data();
+    g.count = scales.size();
+    std::vector<uint8_t> all(rows * cols);
+    for (auto& b : all) b = d == Dtype::F8_E4M3 ? doubleToE4m3(nd(rng)) : doubleToE5m2(nd(rng) * 100);
+    for (double eb : {1e-7, 1e-4, 3e-3, 0.1})
+      for (uint64_t firstRow : {uint64_t(0), uint64_t(5), uint64_t(17)}) {
+        ChunkParams p;
+        p.dtype = d;
+        p.lossless = false;
+        p.eb = eb;
+        p.rowLength = cols;
+        p.firstElement = firstRow * cols;
+        p.fp8 = &g;
+        const uint64_t n = (rows - firstRow) * cols;
+        const uint8_t* in = all.data() + p.firstElement;
+        std::vector<uint8_t> chunk, out(n);
+        CHECK(encodeChunk(in, n, p, chunk) == Status::Ok, "fp8 encode");
+        CHECK(decodeChunk(chunk.data(), chunk.size(), p, n, out.data()) == Status::Ok, "fp8 decode eb %g", eb);
+        for (uint64_t i = 0; i < n; i++) {
+          const uint64_t e = p.firstElement + i;
+          const double s = scales[(e / cols) / 16 * 2 + (e % cols) / 128];
+          const double x = valueOf(d, in + i) * s, y = valueOf(d, out.data() + i) * s;
+          if (!(s > 0 && std::isfinite(s)) || !std::isfinite(x)) CHECK(in[i] == out[i], "fp8 exact at %llu", (unsigned long long)i);
+          else CHECK(std::fabs(x - y) <= eb, "fp8 bound eb %g at %llu: %g vs %g", eb, (unsigned long long)i, x, y);
+        }
+        for (int k = 0; k < 300; k++) {
+          std::vector<uint8_t> bad = chunk;
+          bad[rng() % bad.size()] ^= uint8_t(1u << (rng() % 8));
+          CHECK(decodeChunk(bad.data(), bad.size(), p, n, out.data()) != Status::Ok, "fp8 corruption went unnoticed");
+        }
+      }
+  }
+}
+
 static void crcKnownAnswer() {
   const char* s = "123456789";
   CHECK(crc32(reinterpret_cast<const uint8_t*>(s), 9) == 0xCBF43926u, "CRC-32 check value");
@@ -280,6 +330,7 @@ int main(int argc, char** argv) {
   }
   crcKnownAnswer();
   smallFloatConversions();
+  fp8Blocks();
   roundTrips();
   corruptions();
   fastDecoderAgrees();
