@@ -70,8 +70,9 @@ class Decoder {
   template <bool kCtx, uint32_t kSB, bool kPacked, class Sink>
   Status decodeImpl(const uint8_t* p, size_t len, size_t n, const uint8_t* ctx, Sink& sink, size_t blockSize = 0,
                     const uint8_t* blockClass = nullptr) const;
-  template <uint32_t kSB>
-  Status decodeMappedImpl(const uint8_t* p, size_t len, size_t n, const uint64_t* table, uint16_t* out) const;
+  template <uint32_t kSB, bool kSplit>
+  Status decodeMappedImpl(const uint8_t* p, size_t len, size_t n, const uint64_t* table, const uint8_t* slot8,
+                          uint16_t* out) const;
   // Single-model streams with at most 256 symbols and scaleBits <= 12 also get one 32-bit entry per slot:
   // symbol (8 bits) | freq − 1 (12 bits) | slot − cum (12 bits), so a step costs one table load.
   std::vector<uint32_t> packed_;
