@@ -317,27 +317,6 @@ Status Decoder::decode(const uint8_t* p, size_t len, size_t n, const uint8_t* ct
   return ctx ? decodeWith<true>(p, len, n, ctx, sink) : decodeWith<false>(p, len, n, nullptr, sink);
 }
 
-// Renormalisation without a branch (a branch there is mispredicted on a large share of steps): if st < 2^15,
-// shift in word w and advance p by 2. On x86-64 two conditional moves; elsewhere arithmetic selects.
-static_assert(kL == 0x8000, "SP_RENORM compares against 2^15");
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-#define SP_RENORM(st, w, p)                                                                    \
-  {                                                                                            \
-    uint32_t t_ = (st << 16) | uint32_t(w);                                                    \
-    const uint8_t* p2_ = p + 2;                                                                \
-    __asm__("cmpl $0x8000, %0\n\tcmovb %2, %0\n\tcmovb %3, %1"                                 \
-            : "+r"(st), "+r"(p)                                                                \
-            : "r"(t_), "r"(p2_)                                                                \
-            : "cc");                                                                           \
-  }
-#else
-#define SP_RENORM(st, w, p)                                                                    \
-  {                                                                                            \
-    const uint32_t r_ = st < kL;                                                               \
-    st = (st << (r_ << 4)) | (uint32_t(w) & (0u - r_));                                        \
-    p += r_ << 1;                                                                              \
-  }
-#endif
 
 template <uint32_t kSB, bool kSplit>
 Status Decoder::decodeMappedImpl(const uint8_t* p, size_t len, size_t n, const uint64_t* table, const uint8_t* slot8,
@@ -373,7 +352,7 @@ Status Decoder::decodeMappedImpl(const uint8_t* p, size_t len, size_t n, const u
     st = uint32_t(e >> 32) * (st >> sb) + adjust(e, st);                             \
     uint16_t w16;                                                                    \
     std::memcpy(&w16, p, 2); /* little-endian host */                                \
-    SP_RENORM(st, w16, p)                                                            \
+    renormalise(st, w16, p);                                                         \
   }
   size_t i = 0;
   // Unchecked rounds while a whole round's words (at most one per lane) are surely present.
@@ -385,7 +364,6 @@ Status Decoder::decodeMappedImpl(const uint8_t* p, size_t len, size_t n, const u
     i += kLanes;
   }
 #undef SP_STEP
-#undef SP_RENORM
   // The rest (near the stream's end, or the n mod 4 tail): every read is checked.
   auto checkedStep = [&](uint32_t& st, size_t k) {
     const uint64_t e = entryOf(st);
