@@ -159,9 +159,10 @@ uint32_t encodeQuantized(const uint8_t* in, uint64_t n, const ChunkParams& p, st
   // Pass 1: quantization index of every element as zigzag symbol (predictor "none"), or the escape.
   // Symbol counts, taken in the quantizing pass when no predictor follows. Four interleaved tables, so that
   // runs of one symbol do not wait on their own increments.
-  constexpr size_t kHistWays = 4;
+  // Small chunks use one table: clearing four would cost more than they save.
+  const size_t histWays = n >= (1u << 16) ? 4 : 1;
   std::vector<uint32_t>& hist4 = sc.hist;
-  hist4.assign(kHistWays * kMaxSymbols, 0);
+  hist4.assign(histWays * kMaxSymbols, 0);
   bool counted = false;
   if constexpr (kUsesGrid<T> && !kScaled) {
     // 16-bit dtypes have at most 65,536 distinct values: each is quantized once per (dtype, bound) and thread,
@@ -178,8 +179,9 @@ uint32_t encodeQuantized(const uint8_t* in, uint64_t n, const ChunkParams& p, st
       h[way * kMaxSymbols + z]++;
     };
     uint64_t i = 0;
-    for (; i + kHistWays <= n; i += kHistWays)
-      for (size_t k = 0; k < kHistWays; k++) one(i + k, k);
+    if (histWays == 4)
+      for (; i + 4 <= n; i += 4)
+        for (size_t k = 0; k < 4; k++) one(i + k, k);
     for (; i < n; i++) one(i, 0);
     counted = true;
   } else {
@@ -228,7 +230,7 @@ uint32_t encodeQuantized(const uint8_t* in, uint64_t n, const ChunkParams& p, st
     for (uint64_t i = 0; i < n; i++) hist4[sym[i]]++;
   }
   std::vector<uint32_t> hist(kMaxSymbols, 0);
-  for (size_t k = 0; k < kHistWays; k++)
+  for (size_t k = 0; k < histWays; k++)
     for (uint32_t z = 0; z < kMaxSymbols; z++) hist[z] += hist4[k * kMaxSymbols + z];
   uint32_t maxZ = 0;
   for (uint32_t z = 0; z < kEsc; z++)
