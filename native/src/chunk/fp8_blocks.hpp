@@ -156,7 +156,7 @@ Status decodeSymbols(const uint16_t* sym, uint64_t n, uint32_t A, predictor::Kin
         q[i] = 0;
         continue;
       }
-      int64_t v = predictor::predict(kind, q.data(), i, R, colOffset) + unzigzag32(sy);
+      int64_t v = predictor::predictAt(kind, q.data(), i, size_t(i % R), R, colOffset) + unzigzag32(sy);
       v = std::clamp(v, -kClamp, kClamp);  // only corrupt input gets here
       q[i] = v;
       const uint32_t z = zigzag32(v);

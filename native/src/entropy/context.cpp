@@ -61,20 +61,24 @@ Fit fitK(const uint16_t* sym, size_t n, uint32_t A, uint32_t bs, uint32_t sb, ui
   f.cls.assign(nb, 0);
   for (size_t j = 0; j < nb; j++) f.cls[order[j]] = uint8_t(j * K / nb);
   buildModels(sym, n, A, bs, sb, K, f.cls, f.models);
-  std::vector<float> cost(size_t(K) * A);
-  std::vector<double> acc(K);
+  // Cost of symbol s under model k at cost[s·kMaxClasses + k]: the K costs of one symbol are adjacent and the
+  // inner loop below is a vector add (float sums are ample for choosing a class).
+  std::vector<float> cost(size_t(A) * kMaxClasses, 0.0f);
+  float acc[kMaxClasses];
   for (int r = 0; r < rounds; r++) {
     for (uint32_t k = 0; k < K; k++)
       for (uint32_t s = 0; s < A; s++) {
         const uint32_t fr = f.models[k].freq[s];
-        cost[size_t(k) * A + s] = fr ? float(double(sb) - std::log2(double(fr))) : float(sb + 8);
+        cost[size_t(s) * kMaxClasses + k] = fr ? float(double(sb) - std::log2(double(fr))) : float(sb + 8);
       }
     for (size_t b = 0; b < nb; b++) {
-      std::fill(acc.begin(), acc.end(), 0.0);
+      std::fill(acc, acc + kMaxClasses, 0.0f);
       const size_t lo = b * bs, hi = std::min(n, lo + bs);
-      for (size_t i = lo; i < hi; i++)
-        for (uint32_t k = 0; k < K; k++) acc[k] += cost[size_t(k) * A + sym[i]];
-      f.cls[b] = uint8_t(std::min_element(acc.begin(), acc.end()) - acc.begin());
+      for (size_t i = lo; i < hi; i++) {
+        const float* c = cost.data() + size_t(sym[i]) * kMaxClasses;
+        for (uint32_t k = 0; k < kMaxClasses; k++) acc[k] += c[k];
+      }
+      f.cls[b] = uint8_t(std::min_element(acc, acc + K) - acc);
     }
     // Classes left empty keep a valid (all-zero-count) model; buildModel handles that.
     buildModels(sym, n, A, bs, sb, K, f.cls, f.models);

@@ -165,11 +165,23 @@ Status readModel(BitReader& br, uint32_t maxAlphabet, Model& m) {
 }
 
 namespace {
-// Per-symbol encoder constants: division by the frequency becomes a multiply-high and a shift (exact for
-// states below 2^31), as in Fabian Giesen's public-domain rANS notes.
+// High 64 bits of a 64×64-bit product.
+inline uint64_t mulHigh(uint64_t a, uint64_t b) {
+#if defined(__SIZEOF_INT128__)
+  return uint64_t((unsigned __int128)a * b >> 64);
+#else
+  const uint64_t aL = a & 0xFFFFFFFFu, aH = a >> 32, bL = b & 0xFFFFFFFFu, bH = b >> 32;
+  const uint64_t mid = (aL * bL >> 32) + (aH * bL & 0xFFFFFFFFu) + aL * bH;
+  return aH * bH + (aH * bL >> 32) + (mid >> 32);
+#endif
+}
+// Per-symbol encoder constants: division by the frequency becomes the high half of a 64×64-bit product with
+// a 64-bit reciprocal, exact for states below 2^31 and frequencies up to 2^15 (the error of ceil(2^64 / f)
+// stays below 2^64 / 2^31); unlike a 32-bit reciprocal it needs no per-symbol shift. 16 bytes per symbol.
 struct EncSymbol {
-  uint64_t xmax;
-  uint32_t rcp, shift, bias, cmpl;
+  uint64_t rcp;
+  uint32_t xmax;  // states at or above this emit a word first; at most 2^31
+  uint16_t bias, cmpl;
 };
 void initEncSymbols(const Model& m, std::vector<EncSymbol>& t) {
   const uint32_t sb = m.scaleBits;
@@ -177,19 +189,17 @@ void initEncSymbols(const Model& m, std::vector<EncSymbol>& t) {
   for (size_t s = 0; s < m.alphabet(); s++) {
     const uint32_t f = m.freq[s];
     EncSymbol& e = t[s];
-    e.xmax = (uint64_t(kL >> sb) << 16) * f;
-    e.cmpl = (1u << sb) - f;
+    e.xmax = uint32_t((uint64_t(kL >> sb) << 16) * f);
+    e.cmpl = uint16_t((1u << sb) - f);
     if (f < 2) {
-      // f == 1: x / 1 = x; the all-ones reciprocal with bias (2^sb - 1) reproduces that exactly.
-      e.rcp = ~0u;
-      e.shift = 0;
-      e.bias = m.cum[s] + (1u << sb) - 1;
+      // f == 1: x / 1 = x, but 2^64 does not fit; the all-ones reciprocal gives x − 1 and the bias adds the
+      // missing (2^sb − 1) back: x + cum + 2^sb − 1 + (x − 1)(2^sb − 1) = x·2^sb + cum.
+      e.rcp = ~uint64_t(0);
+      e.bias = uint16_t(m.cum[s] + (1u << sb) - 1);
     } else {
-      uint32_t sh = 0;
-      while (f > (1u << sh)) sh++;
-      e.rcp = uint32_t(((uint64_t(1) << (sh + 31)) + f - 1) / f);
-      e.shift = sh - 1;
-      e.bias = m.cum[s];
+      e.rcp = ~uint64_t(0) / f + 1;  // ceil(2^64 / f) when f is not a power of 2
+      if ((f & (f - 1)) == 0) e.rcp = (uint64_t(1) << 63) / (f >> 1);  // exactly 2^64 / f
+      e.bias = uint16_t(m.cum[s]);
     }
   }
 }
@@ -222,8 +232,9 @@ void encode(const uint16_t* syms, const uint8_t* ctx, size_t n, const Model* mod
       const bool out16 = st >= e.xmax;
       words[w - 1] = uint16_t(st);
       w -= out16;
-      st >>= out16 * 16;
-      const uint32_t q = uint32_t((uint64_t(st) * e.rcp) >> 32) >> e.shift;
+      const uint32_t shifted = st >> 16;
+      st = out16 ? shifted : st;
+      const uint32_t q = uint32_t(mulHigh(st, e.rcp));
       st = st + e.bias + q * e.cmpl;
     };
     size_t i = n;
@@ -306,30 +317,9 @@ Status Decoder::decode(const uint8_t* p, size_t len, size_t n, const uint8_t* ct
   return ctx ? decodeWith<true>(p, len, n, ctx, sink) : decodeWith<false>(p, len, n, nullptr, sink);
 }
 
-// Renormalisation without a branch (a branch there is mispredicted on a large share of steps): if st < 2^15,
-// shift in word w and advance p by 2. On x86-64 two conditional moves; elsewhere arithmetic selects.
-static_assert(kL == 0x8000, "SP_RENORM compares against 2^15");
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-#define SP_RENORM(st, w, p)                                                                    \
-  {                                                                                            \
-    uint32_t t_ = (st << 16) | uint32_t(w);                                                    \
-    const uint8_t* p2_ = p + 2;                                                                \
-    __asm__("cmpl $0x8000, %0\n\tcmovb %2, %0\n\tcmovb %3, %1"                                 \
-            : "+r"(st), "+r"(p)                                                                \
-            : "r"(t_), "r"(p2_)                                                                \
-            : "cc");                                                                           \
-  }
-#else
-#define SP_RENORM(st, w, p)                                                                    \
-  {                                                                                            \
-    const uint32_t r_ = st < kL;                                                               \
-    st = (st << (r_ << 4)) | (uint32_t(w) & (0u - r_));                                        \
-    p += r_ << 1;                                                                              \
-  }
-#endif
 
-template <uint32_t kSB>
-Status Decoder::decodeMappedImpl(const uint8_t* p, size_t len, size_t n, const uint64_t* table,
+template <uint32_t kSB, bool kSplit>
+Status Decoder::decodeMappedImpl(const uint8_t* p, size_t len, size_t n, const uint64_t* table, const uint8_t* slot8,
                                  uint16_t* out) const {
   if (len < 4 * kLanes || (len & 1)) return Status::CorruptChunk;
   const uint8_t* const end = p + len;
@@ -342,17 +332,27 @@ Status Decoder::decodeMappedImpl(const uint8_t* p, size_t len, size_t n, const u
   const uint32_t sb = kSB ? kSB : scaleBits_;
   const uint32_t mask = (1u << sb) - 1;
   uint32_t x0 = x[0], x1 = x[1], x2 = x[2], x3 = x[3];
+  // Split tables (large precisions): slot → symbol bytes plus one entry per symbol (value | cum | freq), two
+  // loads that stay in L1 instead of one per-slot load that misses it.
+  auto entryOf = [&](uint32_t st) -> uint64_t {
+    if constexpr (kSplit) return table[slot8[st & mask]];
+    else return table[st & mask];
+  };
+  auto adjust = [&](uint64_t e, uint32_t st) -> uint32_t {
+    if constexpr (kSplit) return (st & mask) - (uint32_t(e) >> 16);
+    else return uint32_t(e) >> 16;
+  };
   // Entry: value (bits 0–15) | slot − cum (16–31) | freq (32–63); the state update is the same arithmetic as
   // decodeImpl's. The renormalisation is branch-free (a branch there is mispredicted on ~40 % of steps): the
   // word is always loaded, shifted in under a mask, and the cursor moves by 0 or 2.
 #define SP_STEP(st, k)                                                               \
   {                                                                                  \
-    const uint64_t e = table[st & mask];                                             \
+    const uint64_t e = entryOf(st);                                                  \
     out[i + k] = uint16_t(e);                                                        \
-    st = uint32_t(e >> 32) * (st >> sb) + (uint32_t(e) >> 16);                       \
+    st = uint32_t(e >> 32) * (st >> sb) + adjust(e, st);                             \
     uint16_t w16;                                                                    \
     std::memcpy(&w16, p, 2); /* little-endian host */                                \
-    SP_RENORM(st, w16, p)                                                            \
+    renormalise(st, w16, p);                                                         \
   }
   size_t i = 0;
   // Unchecked rounds while a whole round's words (at most one per lane) are surely present.
@@ -364,12 +364,11 @@ Status Decoder::decodeMappedImpl(const uint8_t* p, size_t len, size_t n, const u
     i += kLanes;
   }
 #undef SP_STEP
-#undef SP_RENORM
   // The rest (near the stream's end, or the n mod 4 tail): every read is checked.
   auto checkedStep = [&](uint32_t& st, size_t k) {
-    const uint64_t e = table[st & mask];
+    const uint64_t e = entryOf(st);
     out[k] = uint16_t(e);
-    st = uint32_t(e >> 32) * (st >> sb) + (uint32_t(e) >> 16);
+    st = uint32_t(e >> 32) * (st >> sb) + adjust(e, st);
     if (st < kL) {
       if (end - p < 2) return false;
       st = (st << 16) | uint32_t(p[0]) | uint32_t(p[1]) << 8;
@@ -377,12 +376,13 @@ Status Decoder::decodeMappedImpl(const uint8_t* p, size_t len, size_t n, const u
     }
     return true;
   };
-  for (; i < n; i++) {
-    uint32_t& st = (i & 3) == 0 ? x0 : (i & 3) == 1 ? x1 : (i & 3) == 2 ? x2 : x3;
-    if (!checkedStep(st, i)) return Status::CorruptChunk;
-  }
+  // The states go back to an array only here: selecting one of x0..x3 by reference would make them
+  // addressable, and the compiler then keeps them in memory through the hot loop above.
+  uint32_t xs[kLanes] = {x0, x1, x2, x3};
+  for (; i < n; i++)
+    if (!checkedStep(xs[i & 3], i)) return Status::CorruptChunk;
   if (p != end) return Status::CorruptChunk;
-  if (x0 != kL || x1 != kL || x2 != kL || x3 != kL) return Status::CorruptChunk;
+  if (xs[0] != kL || xs[1] != kL || xs[2] != kL || xs[3] != kL) return Status::CorruptChunk;
   return Status::Ok;
 }
 
@@ -390,20 +390,38 @@ Status Decoder::decodeMapped(const uint8_t* p, size_t len, size_t n, const uint1
   if (count_ != 1 || !model0_) return Status::CorruptChunk;
   const Model& m = *model0_;
   const uint32_t total = 1u << scaleBits_;
-  // Per-thread table, kept between calls (2^15 entries at most: 256 KB).
+  // Per-thread tables, kept between calls (2^15 entries at most: 256 KB).
   static thread_local std::vector<uint64_t> table;
-  if (table.size() < total) table.resize(total);
+  static thread_local std::vector<uint8_t> slot8;
+  // Above 12 bits a per-slot table of 8-byte entries outgrows L1 (128 KB at 14 bits): then small alphabets
+  // use a byte per slot and one entry per symbol.
+  const bool split = scaleBits_ > 12 && m.alphabet() <= 256;
+  const size_t entries = split ? m.alphabet() : total;
+  if (table.size() < entries) table.resize(entries);
   uint64_t* t = table.data();
+  if (split) {
+    if (slot8.size() < total) slot8.resize(total);
+    for (size_t s = 0; s < m.alphabet(); s++) {
+      const uint64_t f = m.freq[s], c = m.cum[s];
+      t[s] = lut[s] | (c << 16) | (f << 32);
+      std::memset(slot8.data() + c, int(s), f);
+    }
+    switch (scaleBits_) {
+      case 13: return decodeMappedImpl<13, true>(p, len, n, t, slot8.data(), out);
+      case 14: return decodeMappedImpl<14, true>(p, len, n, t, slot8.data(), out);
+      default: return decodeMappedImpl<0, true>(p, len, n, t, slot8.data(), out);
+    }
+  }
   for (size_t s = 0; s < m.alphabet(); s++) {
     const uint64_t f = m.freq[s], c = m.cum[s], v = lut[s];
     for (uint32_t j = 0; j < f; j++) t[c + j] = v | (uint64_t(j) << 16) | (f << 32);
   }
   switch (scaleBits_) {
-    case 12: return decodeMappedImpl<12>(p, len, n, t, out);
-    case 13: return decodeMappedImpl<13>(p, len, n, t, out);
-    case 14: return decodeMappedImpl<14>(p, len, n, t, out);
-    case 15: return decodeMappedImpl<15>(p, len, n, t, out);
-    default: return decodeMappedImpl<0>(p, len, n, t, out);
+    case 12: return decodeMappedImpl<12, false>(p, len, n, t, nullptr, out);
+    case 13: return decodeMappedImpl<13, false>(p, len, n, t, nullptr, out);
+    case 14: return decodeMappedImpl<14, false>(p, len, n, t, nullptr, out);
+    case 15: return decodeMappedImpl<15, false>(p, len, n, t, nullptr, out);
+    default: return decodeMappedImpl<0, false>(p, len, n, t, nullptr, out);
   }
 }
 

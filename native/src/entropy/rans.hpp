@@ -70,8 +70,9 @@ class Decoder {
   template <bool kCtx, uint32_t kSB, bool kPacked, class Sink>
   Status decodeImpl(const uint8_t* p, size_t len, size_t n, const uint8_t* ctx, Sink& sink, size_t blockSize = 0,
                     const uint8_t* blockClass = nullptr) const;
-  template <uint32_t kSB>
-  Status decodeMappedImpl(const uint8_t* p, size_t len, size_t n, const uint64_t* table, uint16_t* out) const;
+  template <uint32_t kSB, bool kSplit>
+  Status decodeMappedImpl(const uint8_t* p, size_t len, size_t n, const uint64_t* table, const uint8_t* slot8,
+                          uint16_t* out) const;
   // Single-model streams with at most 256 symbols and scaleBits <= 12 also get one 32-bit entry per slot:
   // symbol (8 bits) | freq − 1 (12 bits) | slot − cum (12 bits), so a step costs one table load.
   std::vector<uint32_t> packed_;
@@ -83,6 +84,22 @@ class Decoder {
   std::vector<uint32_t> offset_;   // where each model starts in freqCum_
 };
 
+
+// Renormalisation without a branch (a branch there is mispredicted on a large share of steps): if st < 2^15,
+// shift in word w and advance p by 2. On x86-64 two conditional moves (compilers otherwise emit a branch or
+// variable shifts); elsewhere arithmetic selects.
+static_assert(kL == 0x8000, "renormalise compares against 2^15");
+inline void renormalise(uint32_t& st, uint16_t w, const uint8_t*& p) {
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+  const uint32_t t = (st << 16) | uint32_t(w);
+  const uint8_t* p2 = p + 2;
+  __asm__("cmpl $0x8000, %0\n\tcmovb %2, %0\n\tcmovb %3, %1" : "+r"(st), "+r"(p) : "r"(t), "r"(p2) : "cc");
+#else
+  const uint32_t r = st < kL;
+  st = (st << (r << 4)) | (uint32_t(w) & (0u - r));
+  p += r << 1;
+#endif
+}
 
 template <bool kCtx, uint32_t kSB, bool kPacked, class Sink>
 Status Decoder::decodeImpl(const uint8_t* p, size_t len, size_t n, const uint8_t* ctx, Sink& outerSink,
@@ -134,19 +151,17 @@ Status Decoder::decodeImpl(const uint8_t* p, size_t len, size_t n, const uint8_t
       }
       st = (e >> 16) * (st >> sb) + sl - (e & 0xffff);
     }
-    const bool in16 = st < kL;
-    uint32_t word;
     if constexpr (decltype(checked)::value) {
-      word = p < end ? (uint32_t(p[0]) | uint32_t(p[1]) << 8) : 0;  // never reads past the end
+      const bool in16 = st < kL;
+      const uint32_t word = p < end ? (uint32_t(p[0]) | uint32_t(p[1]) << 8) : 0;  // never reads past the end
+      const uint32_t r = in16;
+      st = (st << (r << 4)) | (word & (0u - r));
+      p += r << 1;
     } else {
       uint16_t w16;
       std::memcpy(&w16, p, 2);  // little-endian host
-      word = w16;
+      renormalise(st, w16, p);
     }
-    // Arithmetic select: compilers otherwise emit a branch here, mispredicted on a large share of steps.
-    const uint32_t r = in16;
-    st = (st << (r << 4)) | (word & (0u - r));
-    p += r << 1;
     sink(i, s);
   };
   using Checked = std::true_type;

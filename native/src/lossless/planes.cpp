@@ -27,21 +27,28 @@ W rotr1(W v) {
 template <class W>
 void splitPlanes(const uint8_t* in, size_t n, std::vector<std::vector<uint16_t>>& planes) {
   constexpr unsigned B = sizeof(W);
-  planes.assign(B, std::vector<uint16_t>(n));
+  planes.resize(B);
+  uint16_t* dst[B];
+  for (unsigned b = 0; b < B; b++) {
+    planes[b].resize(n);
+    dst[b] = planes[b].data();
+  }
   for (size_t i = 0; i < n; i++) {
     W v;
     std::memcpy(&v, in + i * B, B);
     if constexpr (B > 1) v = rotl1(v);
-    for (unsigned b = 0; b < B; b++) planes[b][i] = uint16_t((v >> (8 * (B - 1 - b))) & 0xff);
+    for (unsigned b = 0; b < B; b++) dst[b][i] = uint16_t((v >> (8 * (B - 1 - b))) & 0xff);
   }
 }
 
 template <class W>
 void joinPlanes(const std::vector<std::vector<uint16_t>>& planes, size_t n, uint8_t* out) {
   constexpr unsigned B = sizeof(W);
+  const uint16_t* src[B];
+  for (unsigned b = 0; b < B; b++) src[b] = planes[b].data();
   for (size_t i = 0; i < n; i++) {
     W v = 0;
-    for (unsigned b = 0; b < B; b++) v |= W(W(planes[b][i]) << (8 * (B - 1 - b)));
+    for (unsigned b = 0; b < B; b++) v |= W(W(src[b][i]) << (8 * (B - 1 - b)));
     if constexpr (B > 1) v = rotr1(v);
     std::memcpy(out + i * B, &v, B);
   }
@@ -52,6 +59,24 @@ double modelBytesEstimate(const entropy::Model& m) {
   size_t present = 0;
   for (auto f : m.freq) present += f != 0;
   return 4 + present * 1.2 + (m.alphabet() - present) * 0.15;
+}
+
+// counts[base(i) + v[i]]++ over i < n (base = 0 without contexts, ctx[i]·256 with): four interleaved tables,
+// since a plane repeats few values (exponents) and one table would wait on its own increments.
+void countInto(const uint16_t* v, const uint8_t* ctx, size_t n, size_t tableSize, std::vector<uint32_t>& counts) {
+  std::vector<uint32_t> t(4 * tableSize, 0);
+  auto at = [&](size_t i) { return (ctx ? size_t(ctx[i]) << 8 : 0) + v[i]; };
+  size_t i = 0;
+  for (; i + 4 <= n; i += 4) {
+    t[at(i)]++;
+    t[tableSize + at(i + 1)]++;
+    t[2 * tableSize + at(i + 2)]++;
+    t[3 * tableSize + at(i + 3)]++;
+  }
+  for (; i < n; i++) t[at(i)]++;
+  counts.assign(tableSize, 0);
+  for (size_t k = 0; k < 4; k++)
+    for (size_t j = 0; j < tableSize; j++) counts[j] += t[k * tableSize + j];
 }
 
 void writeStream(ByteWriter& w, const std::vector<uint8_t>& s) {
@@ -72,8 +97,8 @@ void encodePlanes(const uint8_t* in, size_t n, unsigned width, std::vector<uint8
   ByteWriter w(out);
   const uint32_t sb = entropy::scaleBitsFor(n);
   // Context map from plane-0 values: the most frequent ones get their own model.
-  std::vector<uint32_t> counts0(256, 0);
-  for (size_t i = 0; i < n; i++) counts0[planes[0][i]]++;
+  std::vector<uint32_t> counts0;
+  countInto(planes[0].data(), nullptr, n, 256, counts0);
   uint8_t ctxOf[256];
   size_t nctx = 0;
   {
@@ -88,8 +113,11 @@ void encodePlanes(const uint8_t* in, size_t n, unsigned width, std::vector<uint8
   std::vector<uint8_t> ctx;
   for (unsigned b = 0; b < width; b++) {
     const std::vector<uint16_t>& p = planes[b];
-    std::vector<uint32_t> counts(256, 0);
-    for (size_t i = 0; i < n; i++) counts[p[i]]++;
+    std::vector<uint32_t> counts;
+    if (b == 0)
+      counts = counts0;
+    else
+      countInto(p.data(), nullptr, n, 256, counts);
     entropy::Model m0;
     entropy::buildModel(counts.data(), 256, sb, m0);
     const double rawBytes = double(n);
@@ -99,10 +127,15 @@ void encodePlanes(const uint8_t* in, size_t n, unsigned width, std::vector<uint8
     if (b == 1 && nctx > 1) {
       if (ctx.empty()) {
         ctx.resize(n);
-        for (size_t i = 0; i < n; i++) ctx[i] = std::min<uint8_t>(ctxOf[planes[0][i]], uint8_t(nctx - 1));
+        uint8_t clamped[256];
+        for (int v = 0; v < 256; v++) clamped[v] = std::min<uint8_t>(ctxOf[v], uint8_t(nctx - 1));
+        // Raw pointers: a byte store may alias anything, so through the vectors every pointer is reloaded.
+        const uint16_t* p0 = planes[0].data();
+        uint8_t* c = ctx.data();
+        for (size_t i = 0; i < n; i++) c[i] = clamped[p0[i]];
       }
-      std::vector<uint32_t> cc(nctx * 256, 0);
-      for (size_t i = 0; i < n; i++) cc[ctx[i] * 256 + p[i]]++;
+      std::vector<uint32_t> cc;
+      countInto(p.data(), ctx.data(), n, nctx * 256, cc);
       cm.resize(nctx);
       ctxBytes = 20 + 256;
       for (size_t k = 0; k < nctx; k++) {
@@ -143,13 +176,16 @@ void encodePlanes(const uint8_t* in, size_t n, unsigned width, std::vector<uint8
       w.u8(kRaw);
       const size_t base = out.size();
       out.resize(base + n);
-      for (size_t i = 0; i < n; i++) out[base + i] = uint8_t(p[i]);
+      const uint16_t* src = p.data();
+      uint8_t* dst = out.data() + base;
+      for (size_t i = 0; i < n; i++) dst[i] = uint8_t(src[i]);
     }
   }
 }
 
 Status decodePlanes(ByteReader& r, size_t n, unsigned width, uint8_t* out) {
-  std::vector<std::vector<uint16_t>> planes(width, std::vector<uint16_t>(n));
+  std::vector<std::vector<uint16_t>> planes(width);
+  for (auto& p : planes) p.resize(n);
   std::vector<uint8_t> ctx;
   entropy::Decoder dec;
   for (unsigned b = 0; b < width; b++) {
@@ -159,7 +195,8 @@ Status decodePlanes(ByteReader& r, size_t n, unsigned width, uint8_t* out) {
     if (mode == kRaw) {
       const uint8_t* raw = r.take(n);
       if (!raw) return r.status();
-      for (size_t i = 0; i < n; i++) p[i] = raw[i];
+      uint16_t* dst = p.data();
+      for (size_t i = 0; i < n; i++) dst[i] = raw[i];
       continue;
     }
     size_t nmodels = 1;
@@ -179,7 +216,9 @@ Status decodePlanes(ByteReader& r, size_t n, unsigned width, uint8_t* out) {
         map[v] = c;
       }
       ctx.resize(n);
-      for (size_t i = 0; i < n; i++) ctx[i] = map[planes[0][i]];
+      const uint16_t* p0 = planes[0].data();
+      uint8_t* c = ctx.data();
+      for (size_t i = 0; i < n; i++) c[i] = map[p0[i]];
     } else if (mode != kOrder0) {
       return Status::CorruptChunk;
     }

@@ -10,13 +10,14 @@ namespace sp::predictor {
 
 enum Kind : uint8_t { kNone = 0, kColumnOffset = 1, kLorenzo1D = 2, kLorenzo2D = 3, kKindCount = 4 };
 
-// Prediction for element i (row length R) from indices already known; escaped elements count as 0.
-inline int64_t predict(Kind k, const int64_t* q, size_t i, size_t R, const int64_t* colOffset) {
+// Prediction for element i in column c = i mod R (row length R) from indices already known; escaped elements
+// count as 0. Callers walking the elements in order keep c themselves: a division per element would cost more
+// than the rest of the prediction.
+inline int64_t predictAt(Kind k, const int64_t* q, size_t i, size_t c, size_t R, const int64_t* colOffset) {
   switch (k) {
-    case kColumnOffset: return colOffset[i % R];
+    case kColumnOffset: return colOffset[c];
     case kLorenzo1D: return i > 0 ? q[i - 1] : 0;
     case kLorenzo2D: {
-      const size_t c = i % R;
       const int64_t left = c > 0 ? q[i - 1] : 0;
       const int64_t up = i >= R ? q[i - R] : 0;
       const int64_t diag = (c > 0 && i >= R) ? q[i - R - 1] : 0;
