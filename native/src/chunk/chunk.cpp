@@ -255,6 +255,9 @@ uint32_t encodeQuantized(const uint8_t* in, uint64_t n, const ChunkParams& p, st
       sb = 12;
     }
   }
+  // Block-context models keep this precision: K tables at 15 bits cost more than the finer rare-symbol mass
+  // saves them.
+  const uint32_t contextSb = sb;
   if (sb == 14 && sb < entropy::kMaxScaleBits) {
     // Wide alphabets lose a little to the rare symbols' minimum frequency (each takes 2^-sb of the mass);
     // 15 bits halves that. Taken only when it saves 0.05 % including the larger table, since the decoder's
@@ -280,7 +283,7 @@ uint32_t encodeQuantized(const uint8_t* in, uint64_t n, const ChunkParams& p, st
   const double singleBits = entropy::modelCostBits(hist.data(), model) + 8.0 * singleTable.size();
   entropy::BlockContexts bc;
   const bool useContexts =
-      entropy::fitBlockContexts(sym, n, A, entropy::contextBlockSize(p.rowLength), sb, singleBits, bc);
+      entropy::fitBlockContexts(sym, n, A, entropy::contextBlockSize(p.rowLength), contextSb, singleBits, bc);
 
   ByteWriter w(out);
   w.u8(kind);
