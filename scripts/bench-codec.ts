@@ -103,10 +103,11 @@ function bf16(bytes: Uint8Array, i: number): number {
 /**
  * Best-of-k time in seconds of fn, measured as this process's CPU time (user + system): the work is single
  * threaded, and on a shared machine CPU time is the honest "one core" figure (wall time includes waiting).
- * k is chosen so small tensors are timed over enough work.
+ * k is chosen so small tensors are timed over enough work, and is at least 10: with fewer, one run's page faults
+ * and collector work decide the figure on a shared machine (±15 % between runs with 3).
  */
 function timeBest<T>(fn: () => T, bytes: number): { result: T; seconds: number } {
-  const reps = Math.max(3, Math.min(40, Math.ceil(2e7 / bytes)))
+  const reps = Math.max(10, Math.min(40, Math.ceil(1e8 / bytes)))
   let best = Number.POSITIVE_INFINITY
   let result = fn()
   for (let r = 0; r < reps; r++) {

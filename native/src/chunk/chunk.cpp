@@ -166,7 +166,10 @@ uint32_t encodeQuantized(const uint8_t* in, uint64_t n, const ChunkParams& p, st
   // Small chunks use one table: clearing four would cost more than they save.
   const size_t histWays = n >= (1u << 16) ? 4 : 1;
   std::vector<uint32_t>& hist4 = sc.hist;
-  hist4.assign(histWays * kMaxSymbols, 0);
+  // Tables 16 KB + 128 bytes apart: at exact multiples of 4 KB, a count of one table and the same symbol's count
+  // in the next would share their low address bits and stall on each other (4K aliasing).
+  constexpr size_t kHistStride = kMaxSymbols + 32;
+  hist4.assign(histWays * kHistStride, 0);
   bool counted = false;
   if constexpr (kScaled) {
     fp8::encodeSymbols<T>(in, n, p, kEsc, sym, rec);
@@ -182,7 +185,7 @@ uint32_t encodeQuantized(const uint8_t* in, uint64_t n, const ChunkParams& p, st
       const uint16_t z = uint16_t(e);
       sym[i] = z;
       storeLE<Bits>(rec + i * B, Bits(e >> 16));
-      h[way * kMaxSymbols + z]++;
+      h[way * kHistStride + z]++;
     };
     uint64_t i = 0;
     if (histWays == 4)
@@ -241,7 +244,7 @@ uint32_t encodeQuantized(const uint8_t* in, uint64_t n, const ChunkParams& p, st
   }
   std::vector<uint32_t> hist(kMaxSymbols, 0);
   for (size_t k = 0; k < histWays; k++)
-    for (uint32_t z = 0; z < kMaxSymbols; z++) hist[z] += hist4[k * kMaxSymbols + z];
+    for (uint32_t z = 0; z < kMaxSymbols; z++) hist[z] += hist4[k * kHistStride + z];
   uint32_t maxZ = 0;
   for (uint32_t z = 0; z < kEsc; z++)
     if (hist[z]) maxZ = z;
@@ -265,6 +268,9 @@ uint32_t encodeQuantized(const uint8_t* in, uint64_t n, const ChunkParams& p, st
       sb = 12;
     }
   }
+  // Block-context models keep this precision: K tables at 15 bits cost more than the finer rare-symbol mass
+  // saves them.
+  const uint32_t contextSb = sb;
   if (sb == 14 && sb < entropy::kMaxScaleBits) {
     // Wide alphabets lose a little to the rare symbols' minimum frequency (each takes 2^-sb of the mass);
     // 15 bits halves that. Taken only when it saves 0.05 % including the larger table, since the decoder's
@@ -290,7 +296,7 @@ uint32_t encodeQuantized(const uint8_t* in, uint64_t n, const ChunkParams& p, st
   const double singleBits = entropy::modelCostBits(hist.data(), model) + 8.0 * singleTable.size();
   entropy::BlockContexts bc;
   const bool useContexts =
-      entropy::fitBlockContexts(sym, n, A, entropy::contextBlockSize(p.rowLength), sb, singleBits, bc);
+      entropy::fitBlockContexts(sym, n, A, entropy::contextBlockSize(p.rowLength), contextSb, singleBits, bc);
 
   ByteWriter w(out);
   w.u8(kind);

@@ -64,7 +64,7 @@ Fit fitK(const uint16_t* sym, size_t n, uint32_t A, uint32_t bs, uint32_t sb, ui
   // Cost of symbol s under model k at cost[s·kMaxClasses + k]: the K costs of one symbol are adjacent and the
   // inner loop below is a vector add (float sums are ample for choosing a class).
   std::vector<float> cost(size_t(A) * kMaxClasses, 0.0f);
-  float acc[kMaxClasses];
+  double acc[kMaxClasses];
   for (int r = 0; r < rounds; r++) {
     for (uint32_t k = 0; k < K; k++)
       for (uint32_t s = 0; s < A; s++) {
@@ -72,7 +72,7 @@ Fit fitK(const uint16_t* sym, size_t n, uint32_t A, uint32_t bs, uint32_t sb, ui
         cost[size_t(s) * kMaxClasses + k] = fr ? float(double(sb) - std::log2(double(fr))) : float(sb + 8);
       }
     for (size_t b = 0; b < nb; b++) {
-      std::fill(acc, acc + kMaxClasses, 0.0f);
+      std::fill(acc, acc + kMaxClasses, 0.0);
       const size_t lo = b * bs, hi = std::min(n, lo + bs);
       for (size_t i = lo; i < hi; i++) {
         const float* c = cost.data() + size_t(sym[i]) * kMaxClasses;

@@ -64,19 +64,20 @@ double modelBytesEstimate(const entropy::Model& m) {
 // counts[base(i) + v[i]]++ over i < n (base = 0 without contexts, ctx[i]·256 with): four interleaved tables,
 // since a plane repeats few values (exponents) and one table would wait on its own increments.
 void countInto(const uint16_t* v, const uint8_t* ctx, size_t n, size_t tableSize, std::vector<uint32_t>& counts) {
-  std::vector<uint32_t> t(4 * tableSize, 0);
+  const size_t stride = tableSize + 16;  // not a multiple of 4 KB apart (4K aliasing between the tables)
+  std::vector<uint32_t> t(4 * stride, 0);
   auto at = [&](size_t i) { return (ctx ? size_t(ctx[i]) << 8 : 0) + v[i]; };
   size_t i = 0;
   for (; i + 4 <= n; i += 4) {
     t[at(i)]++;
-    t[tableSize + at(i + 1)]++;
-    t[2 * tableSize + at(i + 2)]++;
-    t[3 * tableSize + at(i + 3)]++;
+    t[stride + at(i + 1)]++;
+    t[2 * stride + at(i + 2)]++;
+    t[3 * stride + at(i + 3)]++;
   }
   for (; i < n; i++) t[at(i)]++;
   counts.assign(tableSize, 0);
   for (size_t k = 0; k < 4; k++)
-    for (size_t j = 0; j < tableSize; j++) counts[j] += t[k * tableSize + j];
+    for (size_t j = 0; j < tableSize; j++) counts[j] += t[k * stride + j];
 }
 
 void writeStream(ByteWriter& w, const std::vector<uint8_t>& s) {
