@@ -239,7 +239,7 @@ uint32_t encodeQuantized(const uint8_t* in, uint64_t n, const ChunkParams& p, st
     uint64_t i = 0;
     if (histWays == 4)
       for (; i + 4 <= n; i += 4)
-        for (size_t k = 0; k < 4; k++) hist4[k * kMaxSymbols + sym[i + k]]++;
+        for (size_t k = 0; k < 4; k++) hist4[k * kHistStride + sym[i + k]]++;
     for (; i < n; i++) hist4[sym[i]]++;
   }
   std::vector<uint32_t> hist(kMaxSymbols, 0);
