@@ -34,6 +34,8 @@ export async function commitPartial(partial: string, finalPath: string): Promise
 }
 
 export async function writeFileAtomic(path: string, data: string | Uint8Array): Promise<void> {
+  // A killed earlier run may have left its own partial of this file behind.
+  await removeStalePartials(path)
   const tmp = partialName(path)
   const fh = await open(tmp, 'w')
   try {
@@ -47,6 +49,7 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array): 
 }
 
 export async function copyFileAtomic(from: string, to: string): Promise<void> {
+  await removeStalePartials(to)
   const tmp = partialName(to)
   await copyFile(from, tmp)
   await commitPartial(tmp, to)

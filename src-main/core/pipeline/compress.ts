@@ -23,7 +23,7 @@ import { ShardedSafetensors } from '../safetensors'
 import { CancelledError } from '../util/workers'
 import { commitPartial, copyFileAtomic, findPartial, partialName, removeStalePartials, writeFileAtomic } from './atomic'
 import { type CompressedModel, DESCRIPTOR_NAME, fp8BlockSize, JOB_DIR_NAME, sideFiles } from './compressed-model'
-import { Journal } from './journal'
+import { BackgroundCommit, Journal } from './journal'
 import {
   type ChunkSlot,
   ChunkSlots,
@@ -387,6 +387,7 @@ class CompressJob {
       writer = await ContainerWriter.create(own, shard.header.rawJson)
     }
     const journal = new Journal<JournalEntry>(journalPath)
+    const background = new BackgroundCommit(journal, () => writer.sync())
     const records = done.map((e) => deserializeRecord(e.record!))
     const metrics = done.map((e) => reviveMetrics(e.metrics!))
     for (const t of tensors.slice(0, done.length)) {
@@ -397,11 +398,10 @@ class CompressJob {
     try {
       let sinceSync = 0
       let lastSync = Date.now()
-      const commit = async (force: boolean) => {
+      const commit = () => {
         if (!journal.hasPending) return
-        if (force || sinceSync >= SYNC_BYTES || Date.now() - lastSync >= (this.o.commitIntervalMs ?? SYNC_MS)) {
-          await writer.sync()
-          journal.flush()
+        if (sinceSync >= SYNC_BYTES || Date.now() - lastSync >= (this.o.commitIntervalMs ?? SYNC_MS)) {
+          background.start()
           sinceSync = 0
           lastSync = Date.now()
         }
@@ -461,7 +461,7 @@ class CompressJob {
         this.bytesDone += w.info.byteLength
         this.tensorsDone++
         this.progress(file, w.info.name)
-        await commit(false)
+        commit()
       }
 
       const queue: QueueItem[] = []
@@ -530,6 +530,7 @@ class CompressJob {
       this.checkCancel()
 
       const shardSize = shard.fileSize
+      await background.settle()
       await writer.finish({ codecVersion: CODEC_VERSION, shardSize, tensors: records })
       const size = statSync(own).size
       journal.add({ finished: true, size })
@@ -538,6 +539,7 @@ class CompressJob {
       return shardResult(size, metrics)
     } catch (err) {
       // Keep the partial file and its journal: the next run resumes from them.
+      await background.settle().catch(() => {})
       await writer.close()
       throw err
     } finally {

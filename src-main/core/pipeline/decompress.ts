@@ -16,7 +16,7 @@ import { CancelledError } from '../util/workers'
 import { commitPartial, copyFileAtomic, findPartial, partialName, removeStalePartials, writeFileAtomic } from './atomic'
 import type { JobProgress } from './compress'
 import { type CompressedModel, JOB_DIR_NAME, readDescriptor } from './compressed-model'
-import { Journal } from './journal'
+import { BackgroundCommit, Journal } from './journal'
 import { type ChunkSlot, ChunkSlots, createPipelinePool, type PipelinePool } from './pool'
 import type { DecompressResult } from './tasks'
 import { addSums, chunkValues, type ErrorSums, emptySums, isCodecDtype, metricsOf } from './values'
@@ -277,18 +277,19 @@ class DecodeJob {
       this.tensorsDone++
     }
     const dataStart = 8 + r.headerJson.length
+    const background = new BackgroundCommit(journal, () => writer.sync())
     let lastSync = Date.now()
     try {
       await this.tensors(r, file, r.tensors.slice(done.length), { writer, dataStart }, async (check, t) => {
         checks.push(check)
         journal.add({ tensor: t.name, end: writer.position, check })
         if (Date.now() - lastSync >= (this.o.commitIntervalMs ?? 1000)) {
-          await writer.sync()
-          journal.flush()
+          background.start()
           lastSync = Date.now()
         }
       })
       this.checkCancel()
+      await background.settle()
       await writer.sync()
       await writer.close()
       const size = statSync(own).size
@@ -297,6 +298,7 @@ class DecodeJob {
       await commitPartial(own, finalPath)
       return checks
     } catch (err) {
+      await background.settle().catch(() => {})
       await writer.close()
       throw err
     } finally {
