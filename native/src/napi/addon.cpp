@@ -4,6 +4,7 @@
 #include <napi.h>
 
 #include <cstring>
+#include <string>
 #include <vector>
 
 #include "../chunk/chunk.hpp"
@@ -78,17 +79,31 @@ bool readBytes(const Napi::Value& v, const uint8_t*& data, size_t& len) {
   return true;
 }
 
+// The (Uint8Array input, params) every chunk call starts with: input as whole elements of the dtype. On false a
+// BadParams error naming `fn` is pending and the caller returns.
+bool readChunkArgs(const Napi::CallbackInfo& info, const char* fn, const char* usage, const uint8_t*& data,
+                   size_t& len, ChunkParams& p, sp::Fp8Scales& g) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 2 || !readBytes(info[0], data, len) || !info[1].IsObject() ||
+      !readParams(info[1].As<Napi::Object>(), p, g)) {
+    throwCodec(env, Status::BadParams, (std::string(fn) + ": expected " + usage).c_str());
+    return false;
+  }
+  if (len % sp::dtypeBytes(p.dtype) != 0) {
+    throwCodec(env, Status::BadParams, (std::string(fn) + ": input length is not a whole number of elements").c_str());
+    return false;
+  }
+  return true;
+}
+
 Napi::Value Compress(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const uint8_t* data;
   size_t len;
   ChunkParams p;
   sp::Fp8Scales g;
-  if (info.Length() < 2 || !readBytes(info[0], data, len) || !info[1].IsObject() ||
-      !readParams(info[1].As<Napi::Object>(), p, g))
-    return throwCodec(env, Status::BadParams, "compressChunk: expected (Uint8Array, params)");
+  if (!readChunkArgs(info, "compressChunk", "(Uint8Array, params)", data, len, p, g)) return env.Undefined();
   const unsigned B = sp::dtypeBytes(p.dtype);
-  if (len % B != 0) return throwCodec(env, Status::BadParams, "compressChunk: input length is not a whole number of elements");
   // Per-thread output buffer, kept between calls so that chunk after chunk does not pay fresh page faults; the
   // result is copied into the ArrayBuffer anyway. Buffers of oversized chunks are let go.
   static thread_local std::vector<uint8_t> out;
@@ -109,8 +124,9 @@ Napi::Value CompressMeasured(const Napi::CallbackInfo& info) {
   size_t len;
   ChunkParams p;
   sp::Fp8Scales g;
-  if (info.Length() < 3 || !readBytes(info[0], data, len) || !info[1].IsObject() ||
-      !readParams(info[1].As<Napi::Object>(), p, g) || !info[2].IsNumber())
+  const char* usage = "(Uint8Array, params, checkEb[, target])";
+  if (!readChunkArgs(info, "compressChunkMeasured", usage, data, len, p, g)) return env.Undefined();
+  if (info.Length() < 3 || !info[2].IsNumber())
     return throwCodec(env, Status::BadParams, "compressChunkMeasured: expected (Uint8Array, params, checkEb[, target])");
   // Optional target (e.g. a view of a SharedArrayBuffer slot): the chunk is written there and only its length
   // returned, so a pipeline worker allocates nothing per chunk.
@@ -127,7 +143,6 @@ Napi::Value CompressMeasured(const Napi::CallbackInfo& info) {
   const double checkEb = info[2].As<Napi::Number>().DoubleValue();
   if (!(checkEb >= 0)) return throwCodec(env, Status::BadParams, "compressChunkMeasured: checkEb must be a number >= 0");
   const unsigned B = sp::dtypeBytes(p.dtype);
-  if (len % B != 0) return throwCodec(env, Status::BadParams, "compressChunkMeasured: input length is not a whole number of elements");
   static thread_local std::vector<uint8_t> out;
   uint32_t crc = 0;
   sp::measure::ErrorSums sums;
@@ -226,11 +241,8 @@ Napi::Value Range(const Napi::CallbackInfo& info) {
   size_t len;
   ChunkParams p;
   sp::Fp8Scales g;
-  if (info.Length() < 2 || !readBytes(info[0], data, len) || !info[1].IsObject() ||
-      !readParams(info[1].As<Napi::Object>(), p, g))
-    return throwCodec(env, Status::BadParams, "chunkRange: expected (Uint8Array, params)");
+  if (!readChunkArgs(info, "chunkRange", "(Uint8Array, params)", data, len, p, g)) return env.Undefined();
   const unsigned B = sp::dtypeBytes(p.dtype);
-  if (len % B != 0) return throwCodec(env, Status::BadParams, "chunkRange: input length is not a whole number of elements");
   const sp::measure::Range r = sp::measure::chunkRange(data, len / B, p.dtype, p.firstElement, p.fp8);
   Napi::Object o = Napi::Object::New(env);
   o.Set("min", Napi::Number::New(env, r.min));
