@@ -1,7 +1,7 @@
 // Deterministic test tensors for the codec matrix: weights-like noise with outliers and the awkward cases
 // (empty, one element, constant, all-NaN, huge magnitudes, subnormals, ±Inf, −0), in every dtype.
 import type { CodecDtype } from '../../src-main/core/codec/types'
-import { WIDTH } from './checker'
+import { valueAt, WIDTH } from './checker'
 
 /** Small seeded PRNG (mulberry32) so every run sees the same tensors. */
 export function rng(seed: number): () => number {
@@ -126,4 +126,26 @@ export function patternValues(pattern: Pattern, n: number, seed: number, maxMag:
     }
   }
   return v
+}
+
+export const FP8_TABLES: Record<'F8_E4M3' | 'F8_E5M2', number[]> = {
+  F8_E4M3: Array.from({ length: 256 }, (_, c) => valueAt('F8_E4M3', new Uint8Array([c]), 0)),
+  F8_E5M2: Array.from({ length: 256 }, (_, c) => valueAt('F8_E5M2', new Uint8Array([c]), 0)),
+}
+
+/** Magnitudes each dtype can hold: the largest pattern value and the subnormal-range one. */
+const MAGNITUDES: Record<CodecDtype, { maxMag: number; tiny: number }> = {
+  BF16: { maxMag: 3e38, tiny: 1e-40 },
+  F16: { maxMag: 6e4, tiny: 1e-6 },
+  F32: { maxMag: 3e38, tiny: 1e-41 },
+  F64: { maxMag: 1e300, tiny: 1e-310 },
+  F8_E4M3: { maxMag: 400, tiny: 0.004 },
+  F8_E5M2: { maxMag: 5e4, tiny: 2e-5 },
+}
+
+/** n elements of `pattern` encoded in dtype, with magnitudes the dtype can hold (the test matrix's tensors). */
+export function patternTensor(dtype: CodecDtype, pattern: Pattern, n: number, seed: number): Uint8Array {
+  const { maxMag, tiny } = MAGNITUDES[dtype]
+  const values = patternValues(pattern, n, seed, maxMag, tiny)
+  return encodeValues(dtype, values, dtype === 'F8_E4M3' || dtype === 'F8_E5M2' ? FP8_TABLES[dtype] : undefined)
 }

@@ -10,14 +10,11 @@ import {
   decompressTensor,
   type Fp8BlockScales,
 } from '../../src-main/core/codec/index'
-import { checkBound, valueAt } from './checker'
-import { encodeValues, patternValues } from './fixtures'
+import { checkBound } from './checker'
+import { encodeValues, FP8_TABLES, patternValues } from './fixtures'
 
 type Fp8 = 'F8_E4M3' | 'F8_E5M2'
-const TABLE: Record<Fp8, number[]> = {
-  F8_E4M3: Array.from({ length: 256 }, (_, c) => valueAt('F8_E4M3', new Uint8Array([c]), 0)),
-  F8_E5M2: Array.from({ length: 256 }, (_, c) => valueAt('F8_E5M2', new Uint8Array([c]), 0)),
-}
+const TABLE = FP8_TABLES
 
 /** Weights-like FP8 codes that use the format's range, as block-scaled checkpoints do. */
 function codes(dtype: Fp8, n: number, seed: number): Uint8Array {

@@ -13,26 +13,7 @@ import {
   resolveBound,
 } from '../../src-main/core/codec/index'
 import { checkBound, valueAt, WIDTH } from './checker'
-import { encodeValues, type Pattern, patternValues } from './fixtures'
-
-const FP8_E4M3 = Array.from({ length: 256 }, (_, c) => valueAt('F8_E4M3', new Uint8Array([c]), 0))
-const FP8_E5M2 = Array.from({ length: 256 }, (_, c) => valueAt('F8_E5M2', new Uint8Array([c]), 0))
-
-const RANGE: Record<CodecDtype, { maxMag: number; tiny: number }> = {
-  BF16: { maxMag: 3e38, tiny: 1e-40 },
-  F16: { maxMag: 6e4, tiny: 1e-6 },
-  F32: { maxMag: 3e38, tiny: 1e-41 },
-  F64: { maxMag: 1e300, tiny: 1e-310 },
-  F8_E4M3: { maxMag: 400, tiny: 0.004 },
-  F8_E5M2: { maxMag: 5e4, tiny: 2e-5 },
-}
-
-function makeTensor(dtype: CodecDtype, pattern: Pattern, n: number, seed: number): Uint8Array {
-  const { maxMag, tiny } = RANGE[dtype]
-  const values = patternValues(pattern, n, seed, maxMag, tiny)
-  const table = dtype === 'F8_E4M3' ? FP8_E4M3 : dtype === 'F8_E5M2' ? FP8_E5M2 : undefined
-  return encodeValues(dtype, values, table)
-}
+import { encodeValues, type Pattern, patternTensor } from './fixtures'
 
 const DTYPES: CodecDtype[] = ['BF16', 'F16', 'F32', 'F64', 'F8_E4M3', 'F8_E5M2']
 const SHAPES: number[][] = [[0], [1], [7], [33, 17], [64, 64], [5, 1000], [512, 40]]
@@ -52,7 +33,7 @@ test('every dtype × mode × bound × shape × pattern round-trips within the bo
     for (const shape of SHAPES) {
       const n = shape.reduce((a, b) => a * b, 1)
       for (const pattern of PATTERNS) {
-        const input = makeTensor(dtype, pattern, n, cases + 1)
+        const input = patternTensor(dtype, pattern, n, cases + 1)
         for (const { mode, bound } of BOUNDS) {
           const c = compressTensor(input, { dtype, mode, bound, shape, chunkElements: 16384 })
           const out = decompressTensor({
@@ -79,7 +60,7 @@ test('every dtype × mode × bound × shape × pattern round-trips within the bo
 
 test('lossy bf16 weights compress well below their raw size and use most of the bound', () => {
   const shape = [256, 256]
-  const input = makeTensor('BF16', 'weights', 65536, 42)
+  const input = patternTensor('BF16', 'weights', 65536, 42)
   const c = compressTensor(input, { dtype: 'BF16', mode: 'abs', bound: 1e-3, shape })
   const out = decompressTensor({
     dtype: 'BF16',
@@ -96,7 +77,7 @@ test('lossy bf16 weights compress well below their raw size and use most of the 
 })
 
 test('lossless bf16 weights are bit-exact and smaller than raw', () => {
-  const input = makeTensor('BF16', 'weights', 65536, 7)
+  const input = patternTensor('BF16', 'weights', 65536, 7)
   const c = compressTensor(input, { dtype: 'BF16', mode: 'lossless', bound: 0, shape: [65536] })
   const out = decompressTensor({
     dtype: 'BF16',
@@ -112,7 +93,7 @@ test('lossless bf16 weights are bit-exact and smaller than raw', () => {
 
 test('a small tensor pays little side information', () => {
   // 4,096 values at ABS 1e-3: the coded size stays close to the ideal order-0 size of its indices.
-  const input = makeTensor('BF16', 'weights', 4096, 11)
+  const input = patternTensor('BF16', 'weights', 4096, 11)
   const counts = new Map<number, number>()
   for (let i = 0; i < 4096; i++) {
     const q = Math.round(valueAt('BF16', input, i) / 2e-3)
@@ -134,7 +115,7 @@ test('FP8 with block scales: bounds hold in dequantized units and codes stay und
   for (let k = 0; k < scales.length; k++) scales[k] = 2 ** -(k % 5) * 0.01
   const fp8 = { cols, blockRows, blockCols, scaleCols, scales }
   for (const dtype of ['F8_E4M3', 'F8_E5M2'] as const) {
-    const input = makeTensor(dtype, 'weights', rows * cols, 3)
+    const input = patternTensor(dtype, 'weights', rows * cols, 3)
     for (const mode of ['lossless', 'abs', 'rel'] as const) {
       const bound = mode === 'abs' ? 1e-5 : mode === 'rel' ? 0.05 : 0
       const c = compressTensor(input, { dtype, mode, bound, shape: [rows, cols], fp8, chunkElements: 16 * cols })
@@ -154,7 +135,7 @@ test('FP8 with block scales: bounds hold in dequantized units and codes stay und
 })
 
 test('chunks starting beyond 2^32 elements and decoding into a caller buffer work', () => {
-  const input = makeTensor('BF16', 'weights', 640, 9)
+  const input = patternTensor('BF16', 'weights', 640, 9)
   const p = { dtype: 'BF16', mode: 'abs', eb: 1e-3, rowLength: 64, firstElement: 2 ** 33 } as const
   const chunk = compressChunk(input, p)
   const target = new Uint8Array(2000)
@@ -175,7 +156,7 @@ test('resolveBound follows SZ3 REL and treats a flat tensor as lossless', () => 
 })
 
 test('decompressChunk refuses a chunk decoded with the wrong element count or dtype', () => {
-  const input = makeTensor('F32', 'weights', 100, 5)
+  const input = patternTensor('F32', 'weights', 100, 5)
   const p = { dtype: 'F32', mode: 'abs', eb: 1e-3, rowLength: 10, firstElement: 0 } as const
   const chunk = compressChunk(input, p)
   assert.throws(() => decompressChunk(chunk, p, 99), { code: 'SIZE_MISMATCH' })

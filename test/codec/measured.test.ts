@@ -12,27 +12,8 @@ import {
   type Fp8BlockScales,
 } from '../../src-main/core/codec/index'
 import { compareChunk, sameErrorSums } from '../../src-main/core/pipeline/values'
-import { valueAt, WIDTH } from './checker'
-import { encodeValues, type Pattern, patternValues } from './fixtures'
-
-const FP8_TABLE: Record<'F8_E4M3' | 'F8_E5M2', number[]> = {
-  F8_E4M3: Array.from({ length: 256 }, (_, c) => valueAt('F8_E4M3', new Uint8Array([c]), 0)),
-  F8_E5M2: Array.from({ length: 256 }, (_, c) => valueAt('F8_E5M2', new Uint8Array([c]), 0)),
-}
-const MAX_MAG: Record<CodecDtype, { maxMag: number; tiny: number }> = {
-  BF16: { maxMag: 3e38, tiny: 1e-40 },
-  F16: { maxMag: 6e4, tiny: 1e-6 },
-  F32: { maxMag: 3e38, tiny: 1e-41 },
-  F64: { maxMag: 1e300, tiny: 1e-310 },
-  F8_E4M3: { maxMag: 400, tiny: 0.004 },
-  F8_E5M2: { maxMag: 5e4, tiny: 2e-5 },
-}
-
-function tensor(dtype: CodecDtype, pattern: Pattern, n: number, seed: number): Uint8Array {
-  const { maxMag, tiny } = MAX_MAG[dtype]
-  const values = patternValues(pattern, n, seed, maxMag, tiny)
-  return encodeValues(dtype, values, dtype === 'F8_E4M3' || dtype === 'F8_E5M2' ? FP8_TABLE[dtype] : undefined)
-}
+import { WIDTH } from './checker'
+import { encodeValues, FP8_TABLES, type Pattern, patternTensor, patternValues } from './fixtures'
 
 /** The same bytes at an odd byteOffset. */
 function unaligned(bytes: Uint8Array): Uint8Array {
@@ -68,7 +49,7 @@ test('measured compress matches compress + decode + crc32 + compareChunk for eve
       const n = shape.reduce((a, b) => a * b, 1)
       const rowLength = Math.max(1, shape[shape.length - 1] ?? 1)
       for (const pattern of PATTERNS) {
-        const input = tensor(dtype, pattern, n, cases + 11)
+        const input = patternTensor(dtype, pattern, n, cases + 11)
         for (const eb of [0, 1e-4, 1e-2, 0.3]) {
           const p: ChunkCodecParams = { dtype, mode: eb > 0 ? 'abs' : 'lossless', eb, rowLength, firstElement: 0 }
           const label = `${dtype} ${shape.join('x')} ${pattern} eb=${eb}`
@@ -87,7 +68,7 @@ test('measured compress matches compress + decode + crc32 + compareChunk for eve
 
 test('measured sums count errors above a check bound tighter than the coding bound', () => {
   for (const dtype of DTYPES) {
-    const input = tensor(dtype, 'weights', 20000, 5)
+    const input = patternTensor(dtype, 'weights', 20000, 5)
     const p: ChunkCodecParams = { dtype, mode: 'abs', eb: 1e-2, rowLength: 100, firstElement: 0 }
     const sums = check(input, p, 1e-3, `${dtype} tight`)
     assert.ok(sums.over > 0, `${dtype}: no value over the tighter bound`)
@@ -98,7 +79,7 @@ test('measured sums count errors above a check bound tighter than the coding bou
 
 test('measured sums take the value-by-value path where sums overflow or NaN sits in one block only', () => {
   // F64 errors near 1e200 square to Inf: values.ts falls back to its exact pass, and so must the native sums.
-  const huge = tensor('F64', 'huge', 3000, 2)
+  const huge = patternTensor('F64', 'huge', 3000, 2)
   check(huge, { dtype: 'F64', mode: 'abs', eb: 1e200, rowLength: 3000, firstElement: 0 }, 1e200, 'F64 overflow')
   for (const dtype of ['BF16', 'F32', 'F8_E5M2'] as const) {
     const values = patternValues('weights', 30000, 9, 1)
@@ -106,7 +87,7 @@ test('measured sums take the value-by-value path where sums overflow or NaN sits
     values[20000] = Number.NEGATIVE_INFINITY
     values[20001] = -0
     values[25000] = 0
-    const input = encodeValues(dtype, values, dtype === 'F8_E5M2' ? FP8_TABLE[dtype] : undefined)
+    const input = encodeValues(dtype, values, dtype === 'F8_E5M2' ? FP8_TABLES[dtype] : undefined)
     const p: ChunkCodecParams = { dtype, mode: 'abs', eb: 1e-3, rowLength: 300, firstElement: 0 }
     check(input, p, 1e-3, `${dtype} one NaN block`)
     check(unaligned(input), p, 1e-3, `${dtype} one NaN block unaligned`)
@@ -139,8 +120,8 @@ test('measured FP8 with block scales: partial blocks, chunks starting mid block 
       [300, 130, 128, 128],
     ] as const) {
       const fp8 = scaleGrid(rows, cols, br, bc, [1, 4, 6, 9, 11])
-      const all = tensor(dtype, 'weights', rows * cols, rows + cols)
-      const allSpecials = tensor(dtype, 'specials', rows * cols, 3)
+      const all = patternTensor(dtype, 'weights', rows * cols, rows + cols)
+      const allSpecials = patternTensor(dtype, 'specials', rows * cols, 3)
       for (const [label, input] of [
         ['weights', all],
         ['specials', allSpecials],

@@ -5,8 +5,7 @@ import { test } from 'node:test'
 import { chunkValueRange } from '../../src-main/core/codec'
 import type { CodecDtype, Fp8BlockScales } from '../../src-main/core/codec/types'
 import { chunkRange } from '../../src-main/core/pipeline/values'
-
-const WIDTH: Record<CodecDtype, number> = { BF16: 2, F16: 2, F32: 4, F64: 8, F8_E4M3: 1, F8_E5M2: 1 }
+import { WIDTH } from './checker'
 
 /** Deterministic pseudo-random bytes (xorshift), so a failure reproduces. */
 function bytes(n: number, seed: number): Uint8Array {
