@@ -2,7 +2,7 @@
 // Runs every test/**/*.test.ts with node's test runner (TypeScript through tsx) and ends with the plain
 // "N passed, N failed" line CI reads. Arguments narrow the run to files whose path contains any of them.
 import { spawnSync } from 'node:child_process'
-import { mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, relative } from 'node:path'
 
@@ -27,7 +27,12 @@ if (files.length === 0) {
   process.exit(1)
 }
 
-const tap = join(mkdtempSync(join(tmpdir(), 'shardpress-tests-')), 'report.tap')
+// One scratch folder per run: the TAP report, and the TMPDIR every test's temporary folders land in, so a run
+// cleans up after itself (SHARDPRESS_KEEP_TEST_TMP=1 keeps it for a post-mortem).
+const scratch = mkdtempSync(join(tmpdir(), 'shardpress-tests-'))
+const tap = join(scratch, 'report.tap')
+const testTmp = join(scratch, 'tmp')
+mkdirSync(testTmp)
 const res = spawnSync(
   process.execPath,
   [
@@ -40,7 +45,7 @@ const res = spawnSync(
     `--test-reporter-destination=${tap}`,
     ...files,
   ],
-  { cwd: root, stdio: 'inherit', env: { ...process.env, FORCE_COLOR: '0' } },
+  { cwd: root, stdio: 'inherit', env: { ...process.env, FORCE_COLOR: '0', TMPDIR: testTmp } },
 )
 let pass = 0
 let fail = 0
@@ -52,5 +57,7 @@ try {
   fail = Math.max(fail, 1)
 }
 if (res.status !== 0 && fail === 0) fail = 1
+if (process.env.SHARDPRESS_KEEP_TEST_TMP === '1') console.error(`test scratch kept in ${scratch}`)
+else rmSync(scratch, { recursive: true, force: true })
 console.log(`${pass} passed, ${fail} failed`)
 process.exit(fail === 0 && res.status === 0 ? 0 : 1)
