@@ -40,10 +40,11 @@ struct ScaleGrid {
   }
 };
 
-void writeHeader(std::vector<uint8_t>& out, Method m, Dtype d, uint64_t n, uint32_t sum) {
+// version: the oldest codec version that decodes the chunk (2 only for block-scaled FP8 quantized chunks).
+void writeHeader(std::vector<uint8_t>& out, Method m, Dtype d, uint64_t n, uint32_t sum, uint8_t version = 1) {
   ByteWriter w(out);
   w.u8(kChunkMagic);
-  w.u8(kCodecVersion);
+  w.u8(version);
   w.u8(m);
   w.u8(uint8_t(d));
   w.u32(uint32_t(n));
@@ -172,7 +173,10 @@ uint32_t encodeQuantized(const uint8_t* in, uint64_t n, const ChunkParams& p, st
   hist4.assign(histWays * kHistStride, 0);
   bool counted = false;
   if constexpr (kScaled) {
-    fp8::encodeSymbols<T>(in, n, p, kEsc, sym, rec);
+    if (p.fp8Linear)
+      fp8::encodeSymbolsLinear<T>(in, n, p, kEsc, sym, rec);
+    else
+      fp8::encodeSymbolsGrid<T>(in, n, p, kEsc, sym, rec);
   } else if constexpr (kUsesGrid<T>) {
     // 16-bit dtypes have at most 65,536 distinct values: each is quantized once per (dtype, bound) and thread,
     // and the result (reconstruction << 16 | symbol) is kept for later chunks.
@@ -358,8 +362,9 @@ uint32_t encodeQuantized(const uint8_t* in, uint64_t n, const ChunkParams& p, st
   return checksum32(rec, n * B);
 }
 
+// version: the chunk's header version (block-scaled FP8: 1 linear index mapping, 2 per-block code grid).
 template <class T, bool kScaled>
-Status decodeQuantized(ByteReader& r, uint64_t n, const ChunkParams& p, uint8_t* out) {
+Status decodeQuantized(ByteReader& r, uint64_t n, const ChunkParams& p, uint8_t version, uint8_t* out) {
   using Bits = typename T::Bits;
   constexpr unsigned B = sizeof(Bits);
   const quantizer::Linear<T> quant(p.eb);
@@ -478,8 +483,10 @@ Status decodeQuantized(ByteReader& r, uint64_t n, const ChunkParams& p, uint8_t*
       void operator()(size_t i, uint16_t v) { out[i] = v; }
     } arraySink{symScratch.data()};
     Status s = runDecoder(arraySink);
-    if (s == Status::Ok)
-      s = fp8::decodeSymbols<T>(symScratch.data(), n, A, kind, R, colOffset.data(), escBytes, escCount, p, out);
+    if (s == Status::Ok && version >= 2)
+      s = fp8::decodeSymbolsGrid<T>(symScratch.data(), n, A, kind, R, colOffset.data(), escBytes, escCount, p, out);
+    else if (s == Status::Ok)
+      s = fp8::decodeSymbolsLinear<T>(symScratch.data(), n, A, kind, R, colOffset.data(), escBytes, escCount, p, out);
     if (n > (uint64_t(1) << 24)) std::vector<uint16_t>().swap(symScratch);
     return s;
   } else if (kind == predictor::kNone) {
@@ -558,11 +565,11 @@ uint32_t encodeQuantizedFor(const uint8_t* in, uint64_t n, const ChunkParams& p,
   return encodeQuantized<T, false>(in, n, p, out);
 }
 template <class T>
-Status decodeQuantizedFor(ByteReader& r, uint64_t n, const ChunkParams& p, uint8_t* out) {
+Status decodeQuantizedFor(ByteReader& r, uint64_t n, const ChunkParams& p, uint8_t version, uint8_t* out) {
   if constexpr (sizeof(typename T::Bits) == 1) {
-    if (p.fp8) return decodeQuantized<T, true>(r, n, p, out);
+    if (p.fp8) return decodeQuantized<T, true>(r, n, p, version, out);
   }
-  return decodeQuantized<T, false>(r, n, p, out);
+  return decodeQuantized<T, false>(r, n, p, version, out);
 }
 
 uint32_t encodeQuantizedAny(const uint8_t* in, uint64_t n, const ChunkParams& p, std::vector<uint8_t>& out) {
@@ -576,14 +583,14 @@ uint32_t encodeQuantizedAny(const uint8_t* in, uint64_t n, const ChunkParams& p,
   }
   return 0;
 }
-Status decodeQuantizedAny(ByteReader& r, uint64_t n, const ChunkParams& p, uint8_t* out) {
+Status decodeQuantizedAny(ByteReader& r, uint64_t n, const ChunkParams& p, uint8_t version, uint8_t* out) {
   switch (p.dtype) {
-    case Dtype::BF16: return decodeQuantizedFor<Bf16T>(r, n, p, out);
-    case Dtype::F16: return decodeQuantizedFor<F16T>(r, n, p, out);
-    case Dtype::F32: return decodeQuantizedFor<F32T>(r, n, p, out);
-    case Dtype::F64: return decodeQuantizedFor<F64T>(r, n, p, out);
-    case Dtype::F8_E4M3: return decodeQuantizedFor<E4m3T>(r, n, p, out);
-    case Dtype::F8_E5M2: return decodeQuantizedFor<E5m2T>(r, n, p, out);
+    case Dtype::BF16: return decodeQuantizedFor<Bf16T>(r, n, p, version, out);
+    case Dtype::F16: return decodeQuantizedFor<F16T>(r, n, p, version, out);
+    case Dtype::F32: return decodeQuantizedFor<F32T>(r, n, p, version, out);
+    case Dtype::F64: return decodeQuantizedFor<F64T>(r, n, p, version, out);
+    case Dtype::F8_E4M3: return decodeQuantizedFor<E4m3T>(r, n, p, version, out);
+    case Dtype::F8_E5M2: return decodeQuantizedFor<E5m2T>(r, n, p, version, out);
   }
   return Status::BadParams;
 }
@@ -648,8 +655,11 @@ Status encodeChunkImpl(const uint8_t* in, uint64_t n, const ChunkParams& p, std:
   }
   if (method != kQuantized) sum = checksum32(in, rawBytes);
   decoded = method == kQuantized ? encodeScratch().rec.data() : in;
+  // Block-scaled FP8 quantized chunks need a version-2 decoder (per-block code grid); older decoders then answer
+  // UNSUPPORTED_VERSION instead of misreading them. Everything else keeps version 1, readable by both.
+  const bool gridFp8 = method == kQuantized && p.fp8 && !p.fp8Linear;
   std::vector<uint8_t> header;
-  writeHeader(header, method, p.dtype, n, sum);
+  writeHeader(header, method, p.dtype, n, sum, gridFp8 ? 2 : 1);
   std::memcpy(out.data(), header.data(), kChunkHeaderBytes);
   return Status::Ok;
 }
@@ -693,7 +703,9 @@ Status decodeChunk(const uint8_t* in, size_t len, const ChunkParams& p, uint64_t
   const uint32_t sum = r.u32();
   if (!r.ok()) return r.status();
   if (magic != kChunkMagic) return Status::CorruptChunk;
-  if (version != kCodecVersion) return Status::UnsupportedVersion;
+  if (version == 0 || version > kCodecVersion) return Status::UnsupportedVersion;
+  // Version 2 is written only for block-scaled FP8 quantized chunks.
+  if (version == 2 && !(method == kQuantized && p.fp8)) return Status::CorruptChunk;
   if (dtype != uint8_t(p.dtype)) return Status::CorruptChunk;
   if (count != n) return Status::SizeMismatch;
   const unsigned B = dtypeBytes(p.dtype);
@@ -712,7 +724,7 @@ Status decodeChunk(const uint8_t* in, size_t len, const ChunkParams& p, uint64_t
       break;
     case kQuantized:
       if (p.lossless) return Status::CorruptChunk;
-      s = decodeQuantizedAny(r, n, p, out);
+      s = decodeQuantizedAny(r, n, p, version, out);
       break;
     default: return Status::CorruptChunk;
   }

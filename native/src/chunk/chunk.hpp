@@ -11,7 +11,9 @@
 namespace sp {
 
 constexpr uint8_t kChunkMagic = 0xB5;
-constexpr uint8_t kCodecVersion = 1;
+// The newest chunk version this codec reads and writes. A chunk's header carries the oldest version that decodes
+// it: 2 for block-scaled FP8 quantized chunks (per-block code grid), 1 for all others.
+constexpr uint8_t kCodecVersion = 2;
 constexpr size_t kChunkHeaderBytes = 12;
 // Chunks count elements in 32 bits; tensors larger than this are split by the caller.
 constexpr uint64_t kMaxChunkElements = 0xFFFFFFFFull;
@@ -29,6 +31,8 @@ struct ChunkParams {
   uint64_t rowLength = 1;
   uint64_t firstElement = 0;
   const Fp8Scales* fp8 = nullptr;  // only for F8_* dtypes
+  // Tests only: write block-scaled FP8 the version-1 way (linear index, raw escapes) to check old chunks decode.
+  bool fp8Linear = false;
 };
 
 // Hard upper bound of an encoded chunk of n elements: the raw fallback plus the header.

@@ -1,9 +1,11 @@
 // FP8 with block scales (DeepSeek-V3 style), the fast way. Within one blockRows × blockCols block the scale is
 // constant and an element has only 256 codes, so the quantizer's answer for (block, code) — symbol and
 // reconstruction — is worked out once and looked up for every other element of the block; the decoder likewise
-// maps (block, symbol) to a code once. Tables are per block column, filled lazily and invalidated by a generation
-// stamp when the block row changes; chunks are walked row by row in segments of one block column, so no element
-// pays a division. The results are exactly those of the per-element quantizer (same bitstream).
+// maps (block, symbol) to a code once. Tables are per block column, rebuilt when the block row changes; chunks are
+// walked row by row in segments of one block column, so no element pays a division.
+// Two mappings: chunk version 2 (written now) takes each block's grid of dequantized codes (quantizer/grid.hpp),
+// so every finite code has a bin; version 1 (still decoded; written only when a test asks) took the linear
+// index round_fp8(q · 2eb / scale) and stored the codes it could not place as raw escapes.
 #pragma once
 #include <algorithm>
 #include <cmath>
@@ -15,6 +17,7 @@
 #include "../dtype/dtype.hpp"
 #include "../outliers/special.hpp"
 #include "../predictor/predictor.hpp"
+#include "../quantizer/grid.hpp"
 #include "../quantizer/linear.hpp"
 #include "chunk.hpp"
 
@@ -42,6 +45,8 @@ void forEachSegment(const Fp8Scales& g, uint64_t firstElement, uint64_t n, F&& f
   }
 }
 
+// ---------- version 1: linear index mapping
+
 // Per-thread lazy tables. Encoder entry: gen << 20 | reconstruction code << 12 | symbol (symbols < 4096);
 // decoder entry: gen << 8 | code. An entry whose gen differs from the current one is unknown.
 struct Memo {
@@ -64,7 +69,7 @@ inline uint32_t nextGen(uint32_t& gen, std::vector<uint32_t>& table, unsigned bi
 // Pass 1 of the quantized encoder for block-scaled FP8: the zigzag quantization index of every element (predictor
 // "none") or the escape symbol esc, and the code the decoder will reproduce, as the per-element path defines them.
 template <class T>
-void encodeSymbols(const uint8_t* in, uint64_t n, const ChunkParams& p, uint16_t esc, uint16_t* sym, uint8_t* rec) {
+void encodeSymbolsLinear(const uint8_t* in, uint64_t n, const ChunkParams& p, uint16_t esc, uint16_t* sym, uint8_t* rec) {
   static_assert(sizeof(typename T::Bits) == 1, "FP8 only");
   const Fp8Scales& g = *p.fp8;
   const quantizer::Linear<T> quant(p.eb);
@@ -106,7 +111,7 @@ void encodeSymbols(const uint8_t* in, uint64_t n, const ChunkParams& p, uint16_t
 // The decoder's mapping for block-scaled FP8: symbols sym[0..n) (alphabet A, escape A − 1) under predictor kind
 // to codes in out, escapes taken in order from escBytes. Fails on anything the encoder cannot have written.
 template <class T>
-Status decodeSymbols(const uint16_t* sym, uint64_t n, uint32_t A, predictor::Kind kind, size_t R,
+Status decodeSymbolsLinear(const uint16_t* sym, uint64_t n, uint32_t A, predictor::Kind kind, size_t R,
                      const int64_t* colOffset, const uint8_t* escBytes, uint64_t escCount, const ChunkParams& p,
                      uint8_t* out) {
   const Fp8Scales& g = *p.fp8;
@@ -167,6 +172,193 @@ Status decodeSymbols(const uint16_t* sym, uint64_t n, uint32_t A, predictor::Kin
       } else {
         out[i] = quant.reconstruct(v, s);
       }
+    }
+  });
+  if (bad || e != escCount) return Status::CorruptChunk;
+  return Status::Ok;
+}
+
+// ---------- version 2: per-block code grid
+
+// Dequantized values of the non-negative FP8 codes, before the scale; finite codes are 0..end−1 (E4M3: 0x7e is
+// the largest, 0x7f NaN; E5M2: 0x7b, then Inf and NaN).
+template <class T>
+struct CodeValues {
+  double v[128];
+  uint32_t end = 0;
+  CodeValues() {
+    for (uint32_t c = 0; c < 128; c++) v[c] = T::value(uint8_t(c));
+    while (end < 128 && std::isfinite(v[end])) end++;
+  }
+};
+template <class T>
+const CodeValues<T>& codeValues() {
+  static const CodeValues<T> t;
+  return t;
+}
+
+// One block's grid: the bins of the magnitude codes' values under scale s (value(c) · s, exact in double).
+struct BlockGrid {
+  uint8_t binOf[128];  // ordinal of each finite magnitude code
+  uint8_t rep[128];    // centre code of each ordinal
+  uint32_t bins = 0;
+};
+inline bool usableScale(double s) { return s > 0 && std::isfinite(s); }
+
+template <class T>
+void buildBlockGrid(double s, double eb, BlockGrid& g) {
+  const CodeValues<T>& cv = codeValues<T>();
+  g.bins = quantizer::buildBins(
+      cv.end, eb, 128, [&](uint32_t c) { return cv.v[c] * s; },
+      [&](uint32_t ord, uint32_t centre, uint32_t first, uint32_t last) {
+        g.rep[ord] = uint8_t(centre);
+        for (uint32_t k = first; k <= last; k++) g.binOf[k] = uint8_t(ord);
+      });
+}
+
+// Per-thread tables, one slot per block column, each stamped with the block row generation it was built for
+// (64-bit, so stamps never wrap). Encoder entry: reconstruction code << 16 | symbol; decoder entry: the code, or
+// kEscapeEntry / kInvalidEntry.
+constexpr uint16_t kEscapeEntry = 0x100, kInvalidEntry = 0x200;
+struct GridMemo {
+  std::vector<uint32_t> enc;
+  std::vector<uint16_t> dec;
+  std::vector<BlockGrid> grids;
+  std::vector<uint64_t> encStamp, decStamp;
+  uint64_t gen = 0;
+};
+inline GridMemo& gridMemo() {
+  static thread_local GridMemo m;
+  return m;
+}
+
+// Pass 1 of the quantized encoder for block-scaled FP8 (version 2): the zigzag signed bin ordinal of every element
+// (predictor "none") or the escape symbol esc, and the code the decoder will reproduce. Escapes: NaN, ±Inf and −0
+// codes, blocks whose scale is not positive and finite, and (never expected) a centre outside the bound.
+template <class T>
+void encodeSymbolsGrid(const uint8_t* in, uint64_t n, const ChunkParams& p, uint16_t esc, uint16_t* sym,
+                       uint8_t* rec) {
+  static_assert(sizeof(typename T::Bits) == 1, "FP8 only");
+  const Fp8Scales& g = *p.fp8;
+  const CodeValues<T>& cv = codeValues<T>();
+  GridMemo& m = gridMemo();
+  if (m.enc.size() < g.scaleCols * 256) m.enc.resize(g.scaleCols * 256);
+  if (m.encStamp.size() < g.scaleCols) m.encStamp.resize(g.scaleCols, 0);
+  BlockGrid bg;
+  auto fill = [&](uint32_t* t, double s) {
+    const bool usable = usableScale(s);
+    if (usable) buildBlockGrid<T>(s, p.eb, bg);
+    for (uint32_t b = 0; b < 256; b++) {
+      const uint32_t mag = b & 0x7f, neg = b & 0x80;
+      uint32_t e = uint32_t(b) << 16 | esc;
+      if (usable && mag < cv.end && b != 0x80) {
+        const uint32_t ord = bg.binOf[mag];
+        const uint32_t rb = ord == 0 ? 0 : (bg.rep[ord] | neg);
+        const double x = (neg ? -cv.v[mag] : cv.v[mag]) * s;
+        const double y = (neg && ord ? -cv.v[rb & 0x7f] : cv.v[rb & 0x7f]) * s;
+        if (std::fabs(y - x) <= p.eb) e = rb << 16 | zigzag32(neg ? -int64_t(ord) : int64_t(ord));
+      }
+      t[b] = e;
+    }
+  };
+  uint64_t gen = 0;
+  forEachSegment(g, p.firstElement, n, [&](uint64_t begin, uint64_t end, uint64_t bc, double s, bool fresh) {
+    if (fresh) gen = ++m.gen;
+    uint32_t* const t = m.enc.data() + bc * 256;
+    if (m.encStamp[bc] != gen) {
+      fill(t, s);
+      m.encStamp[bc] = gen;
+    }
+    // Locals, not captures: the byte stores below may alias anything reached through a reference.
+    const uint8_t* const src = in;
+    uint16_t* const symOut = sym;
+    uint8_t* const recOut = rec;
+    for (uint64_t i = begin; i < end; i++) {
+      const uint32_t e = t[src[i]];
+      symOut[i] = uint16_t(e);
+      recOut[i] = uint8_t(e >> 16);
+    }
+  });
+}
+
+// The decoder's mapping for block-scaled FP8 (version 2): symbols sym[0..n) (alphabet A, escape A − 1) under
+// predictor kind to codes in out, escapes taken in order from escBytes. Fails on anything the encoder cannot have
+// written: an ordinal beyond the block's bins, a symbol with predictor "none" beyond the largest possible ordinal.
+template <class T>
+Status decodeSymbolsGrid(const uint16_t* sym, uint64_t n, uint32_t A, predictor::Kind kind, size_t R,
+                         const int64_t* colOffset, const uint8_t* escBytes, uint64_t escCount, const ChunkParams& p,
+                         uint8_t* out) {
+  const Fp8Scales& g = *p.fp8;
+  // Without a predictor a symbol is zigzag(±ordinal) < 2 · 127, plus the escape.
+  if (kind == predictor::kNone && A > 2 * 127 + 1) return Status::CorruptChunk;
+  GridMemo& m = gridMemo();
+  if (m.grids.size() < g.scaleCols) m.grids.resize(g.scaleCols);
+  if (m.decStamp.size() < g.scaleCols) m.decStamp.resize(g.scaleCols, 0);
+  if (kind == predictor::kNone && m.dec.size() < g.scaleCols * A) m.dec.resize(g.scaleCols * A);
+  const uint16_t escSym = uint16_t(A - 1);
+  uint64_t e = 0;
+  bool bad = false;
+  std::vector<int64_t> q(kind == predictor::kNone ? 0 : n);
+  constexpr int64_t kClamp = int64_t(1) << 31;
+  uint64_t gen = 0;
+  forEachSegment(g, p.firstElement, n, [&](uint64_t begin, uint64_t end, uint64_t bc, double s, bool fresh) {
+    if (fresh) gen = ++m.gen;
+    BlockGrid& bg = m.grids[bc];
+    const bool usable = usableScale(s);
+    if (m.decStamp[bc] != gen) {
+      m.decStamp[bc] = gen;
+      bg.bins = 0;  // no ordinal is valid under an unusable scale: its elements are all escapes
+      if (usable) buildBlockGrid<T>(s, p.eb, bg);
+      if (kind == predictor::kNone) {
+        uint16_t* t = m.dec.data() + bc * A;
+        std::fill(t, t + A, kInvalidEntry);
+        for (uint32_t ord = 0; ord < bg.bins; ord++) {
+          const uint32_t zp = zigzag32(int64_t(ord)), zn = zigzag32(-int64_t(ord));
+          if (zp < A) t[zp] = ord ? bg.rep[ord] : 0;
+          if (ord && zn < A) t[zn] = uint16_t(bg.rep[ord] | 0x80);
+        }
+        t[escSym] = kEscapeEntry;
+      }
+    }
+    if (kind == predictor::kNone) {
+      // Locals, not captures: the byte stores below may alias anything reached through a reference.
+      const uint16_t* const t = m.dec.data() + bc * A;
+      const uint16_t* const src = sym;
+      uint8_t* const dst = out;
+      for (uint64_t i = begin; i < end; i++) {
+        const uint16_t x = t[src[i]];
+        if (__builtin_expect(x > 0xff, 0)) {
+          if (x != kEscapeEntry || e >= escCount) {
+            bad = true;
+            return;
+          }
+          dst[i] = escBytes[e++];
+          continue;
+        }
+        dst[i] = uint8_t(x);
+      }
+      return;
+    }
+    for (uint64_t i = begin; i < end; i++) {
+      const uint16_t sy = sym[i];
+      if (sy == escSym) {
+        if (e >= escCount) {
+          bad = true;
+          return;
+        }
+        out[i] = escBytes[e++];
+        q[i] = 0;
+        continue;
+      }
+      int64_t v = predictor::predictAt(kind, q.data(), i, size_t(i % R), R, colOffset) + unzigzag32(sy);
+      v = std::clamp(v, -kClamp, kClamp);  // only corrupt input gets here
+      q[i] = v;
+      const uint64_t ord = uint64_t(v < 0 ? -v : v);
+      if (ord >= bg.bins) {
+        bad = true;
+        return;
+      }
+      out[i] = ord == 0 ? 0 : uint8_t(bg.rep[ord] | (v < 0 ? 0x80 : 0));
     }
   });
   if (bad || e != escCount) return Status::CorruptChunk;

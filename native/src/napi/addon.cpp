@@ -33,7 +33,7 @@ bool getNumber(const Napi::Object& o, const char* key, double& out) {
 
 bool validCount(double v) { return v >= 0 && v <= 9007199254740991.0 && v == double(uint64_t(v)); }
 
-// Reads {dtype, lossless, eb, rowLength, firstElement, fp8?} as passed by src-main/core/codec/index.ts.
+// Reads {dtype, lossless, eb, rowLength, firstElement, fp8?, fp8Linear?} as passed by src-main/core/codec/index.ts.
 bool readParams(const Napi::Object& o, ChunkParams& p, sp::Fp8Scales& g) {
   double dtype, lossless, eb, rowLength, first;
   if (!getNumber(o, "dtype", dtype) || !getNumber(o, "lossless", lossless) || !getNumber(o, "eb", eb) ||
@@ -47,6 +47,9 @@ bool readParams(const Napi::Object& o, ChunkParams& p, sp::Fp8Scales& g) {
   p.rowLength = uint64_t(rowLength);
   p.firstElement = uint64_t(first);
   p.fp8 = nullptr;
+  // Tests only: encode block-scaled FP8 as codec version 1 did.
+  const Napi::Value lin = o.Get("fp8Linear");
+  p.fp8Linear = lin.IsBoolean() && lin.As<Napi::Boolean>().Value();
   Napi::Value f = o.Get("fp8");
   if (f.IsObject()) {
     Napi::Object fo = f.As<Napi::Object>();

@@ -1,13 +1,35 @@
-// Grid quantizer for 16-bit dtypes (BF16, F16): bins are runs of consecutive representable values, each with a
-// representable centre within eb of every member, built greedily outward from zero. Where the dtype grid is
-// finer than the bound this is the linear quantizer (bins ≈ 2eb wide); where it is coarser (an ulp above eb)
-// every value is its own bin, i.e. stored exactly at entropy-coded cost instead of as a raw outlier.
+// Grid quantizer: bins are runs of consecutive representable values, each with a representable centre within eb
+// of every member, built greedily outward from zero. Where the dtype grid is finer than the bound this is the
+// linear quantizer (bins ≈ 2eb wide); where it is coarser (an ulp above eb) every value is its own bin, i.e.
+// stored exactly at entropy-coded cost instead of as a raw outlier. Used for BF16/F16 (one grid per bound) and for
+// block-scaled FP8 (one grid per block: the 128 magnitude codes times the block's scale, fp8_blocks.hpp).
 #pragma once
 #include <cmath>
 #include <cstdint>
 #include <vector>
 
 namespace sp::quantizer {
+
+// The greedy bin construction over magnitude codes 0..end−1, whose values value(c) increase with c (code 0 is
+// zero). Calls emit(ordinal, centre, first, last) for each bin [first, last] in order and returns the bin count
+// (at most maxBins; codes past the last bin have none). Both users must build bit-identical bins, hence one copy.
+template <class Value, class Emit>
+uint32_t buildBins(uint32_t end, double bound, uint32_t maxBins, Value&& value, Emit&& emit) {
+  uint32_t i = 0, ord = 0;
+  while (i < end && ord < maxBins) {
+    const double a = value(i);
+    // Centre: the largest code within eb above the bin's first value (0 for the zero bin).
+    uint32_t r = i;
+    if (i != 0)
+      while (r + 1 < end && value(r + 1) - a <= bound) r++;
+    const double c = value(r);
+    uint32_t j = r;
+    while (j + 1 < end && value(j + 1) - c <= bound) j++;
+    emit(ord++, r, i, j);
+    i = j + 1;
+  }
+  return ord;
+}
 
 template <class T>
 struct Grid {
@@ -25,24 +47,12 @@ struct Grid {
     // Finite non-negative magnitudes in increasing order are the codes 0.. until Inf/NaN.
     uint32_t end = 0;
     while (end < 0x8000 && std::isfinite(T::value(uint16_t(end)))) end++;
-    uint32_t i = 0;
-    while (i < end && rep.size() < kMaxBins) {
-      const double a = T::value(uint16_t(i));
-      // Centre: the largest code within eb above the bin's first value (0 for the zero bin).
-      uint32_t r = i;
-      if (i == 0) {
-        r = 0;
-      } else {
-        while (r + 1 < end && T::value(uint16_t(r + 1)) - a <= bound) r++;
-      }
-      const double c = T::value(uint16_t(r));
-      uint32_t j = r;
-      while (j + 1 < end && T::value(uint16_t(j + 1)) - c <= bound) j++;
-      const int32_t ord = int32_t(rep.size());
-      rep.push_back(uint16_t(r));
-      for (uint32_t k = i; k <= j; k++) binOf[k] = ord;
-      i = j + 1;
-    }
+    buildBins(
+        end, bound, kMaxBins, [](uint32_t c) { return T::value(uint16_t(c)); },
+        [&](uint32_t ord, uint32_t centre, uint32_t first, uint32_t last) {
+          rep.push_back(uint16_t(centre));
+          for (uint32_t k = first; k <= last; k++) binOf[k] = int32_t(ord);
+        });
   }
 };
 

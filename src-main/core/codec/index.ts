@@ -7,8 +7,9 @@ import type { ChunkCodecParams, CodecDtype, ErrorMode, Fp8BlockScales, MeasuredC
 
 export type { ChunkCodecParams, CodecDtype, ErrorMode, ErrorSums, Fp8BlockScales, MeasuredChunk } from './types'
 
-/** Version of the chunk bitstream this build writes (stored in every chunk header). */
-export const CODEC_VERSION = 1
+/** Newest chunk bitstream version this build reads and writes; each chunk header holds the oldest version that
+ *  decodes it (2 for block-scaled FP8 quantized chunks, 1 otherwise). */
+export const CODEC_VERSION = 2
 
 /** Default elements per chunk for whole-tensor helpers (rounded down to whole rows). */
 export const DEFAULT_CHUNK_ELEMENTS = 1 << 20
@@ -38,6 +39,7 @@ interface NativeParams {
   rowLength: number
   firstElement: number
   fp8?: Fp8BlockScales
+  fp8Linear?: boolean
 }
 
 interface NativeCodec {
@@ -100,6 +102,7 @@ function toNative(p: ChunkCodecParams): NativeParams {
     firstElement: p.firstElement,
   }
   if (p.fp8) out.fp8 = p.fp8
+  if (p.fp8Linear) out.fp8Linear = true
   return out
 }
 

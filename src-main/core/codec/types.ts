@@ -36,6 +36,9 @@ export interface ChunkCodecParams {
   firstElement: number
   /** Present for FP8 weights that have block scales. */
   fp8?: Fp8BlockScales
+  /** Tests only: encode block-scaled FP8 as chunk version 1 did (linear index, codes it cannot place stored raw),
+   *  to check that such chunks keep decoding. */
+  fp8Linear?: boolean
 }
 
 /** Error sums of one chunk (original vs reconstruction); combined across chunks into a tensor's metrics. */
