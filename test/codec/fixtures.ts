@@ -149,3 +149,38 @@ export function patternTensor(dtype: CodecDtype, pattern: Pattern, n: number, se
   const values = patternValues(pattern, n, seed, maxMag, tiny)
   return encodeValues(dtype, values, dtype === 'F8_E4M3' || dtype === 'F8_E5M2' ? FP8_TABLES[dtype] : undefined)
 }
+
+/** Parts of a quantized chunk (method 2) read from its bytes as native/README.md lays them out: header version,
+ *  predictor, flags and the number of escaped (raw) elements; null for raw and lossless chunks. */
+export function quantizedLayout(
+  chunk: Uint8Array,
+): { version: number; predictor: number; flags: number; escapes: number } | null {
+  if (chunk[2] !== 2) return null
+  let o = 12
+  const byte = (): number => {
+    if (o >= chunk.length) throw new Error('quantized chunk ends early')
+    return chunk[o++]!
+  }
+  const varint = (): number => {
+    let v = 0
+    for (let mul = 1; ; mul *= 128) {
+      const b = byte()
+      v += (b & 127) * mul
+      if (b < 128) return v
+    }
+  }
+  const skip = (len: number) => {
+    o += len
+  }
+  const predictor = byte()
+  const flags = byte()
+  if (predictor === 1) for (let r = varint(); r > 0; r--) varint()
+  if (flags & 1) {
+    byte()
+    varint()
+  }
+  skip(varint())
+  if (flags & 1) skip(varint())
+  skip(varint())
+  return { version: chunk[1]!, predictor, flags, escapes: varint() }
+}

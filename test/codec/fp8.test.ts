@@ -1,17 +1,24 @@
 // FP8 with block scales (DeepSeek-V3 style): bounds in dequantized units at block edges, odd scales, bounds below
-// FP8 precision, and chunks written by the per-element encoder of codec version 1 still decoding to the same bytes.
+// FP8 precision, huge bounds; the per-block code grid (chunk version 2) against the linear index of version 1 on a
+// generated DeepSeek-V3 tensor; and version-1 chunks still decoding to the same bytes.
 import assert from 'node:assert/strict'
 import { createHash } from 'node:crypto'
 import { test } from 'node:test'
+import { crc32 } from 'node:zlib'
 import {
+  CodecError,
   compressChunk,
+  compressChunkMeasured,
   compressTensor,
   decompressChunk,
   decompressTensor,
   type Fp8BlockScales,
+  finiteRange,
+  resolveBound,
 } from '../../src-main/core/codec/index'
+import { MatrixSource, presetPlan, quantizeBlockRow, streamSeed } from '../../src-main/core/synth'
 import { checkBound } from './checker'
-import { encodeValues, FP8_TABLES, patternValues } from './fixtures'
+import { encodeValues, FP8_TABLES, patternValues, quantizedLayout } from './fixtures'
 
 type Fp8 = 'F8_E4M3' | 'F8_E5M2'
 const TABLE = FP8_TABLES
@@ -174,6 +181,159 @@ test('FP8 block scales: large chunks (four-way symbol counts) round-trip within 
       const out = decompressChunk(compressChunk(input, p), p, rows * cols)
       const r = checkBound(dtype, input, out, eb, fp8)
       assert.ok(r.ok, `${dtype} eb ${eb}: ${r.firstBad}`)
+    }
+  }
+})
+
+/** One FP8 weight of a generated DeepSeek-V3 (the synth generator's own values and 128 × 128 block scales). */
+function deepseekWeight(): { name: string; input: Uint8Array; fp8: Fp8BlockScales } {
+  const plan = presetPlan('deepseek-v3', { scale: 0.05 })
+  const t = plan.tensors.find((x) => x.dtype === 'F8_E4M3' && x.name.endsWith('self_attn.o_proj.weight'))!
+  const [rows, cols] = t.shape as [number, number]
+  const block = plan.blockSize
+  const scaleCols = Math.ceil(cols / block)
+  const scales = new Float32Array(Math.ceil(rows / block) * scaleCols)
+  const input = new Uint8Array(rows * cols)
+  const values = new Float32Array(block * cols)
+  const src = new MatrixSource(rows, cols, t.values, streamSeed(3, t.name))
+  for (let r = 0, br = 0; r < rows; r += block, br++) {
+    const n = Math.min(block, rows - r)
+    src.fill(values, n)
+    const codesOut = input.subarray(r * cols, (r + n) * cols)
+    quantizeBlockRow(values, n, cols, block, codesOut, scales.subarray(br * scaleCols, (br + 1) * scaleCols))
+  }
+  return { name: t.name, input, fp8: { cols, blockRows: block, blockCols: block, scaleCols, scales } }
+}
+
+test('generated DeepSeek-V3 FP8: the code grid escapes only −0 and NaN codes and shrinks the chunk', (t) => {
+  const { name, input, fp8 } = deepseekWeight()
+  const n = input.length
+  let mustStayExact = 0
+  for (const b of input) if (b === 0x80 || (b & 0x7f) === 0x7f) mustStayExact++
+  const range = finiteRange('F8_E4M3', input, fp8)
+  // Measured: −10.7 % at 1e-3 against the linear chunk, −5.7 % at abs 1e-4 against the lossless chunk it falls back to.
+  for (const [mode, bound, share] of [
+    ['rel', 1e-3, 0.92],
+    ['abs', 1e-3, 0.92],
+    ['abs', 1e-4, 0.96],
+  ] as const) {
+    const eb = resolveBound(mode, bound, range.min, range.max)
+    const p = { dtype: 'F8_E4M3', mode: 'abs', eb, rowLength: fp8.cols, firstElement: 0, fp8 } as const
+    const grid = compressChunk(input, p)
+    const linear = compressChunk(input, { ...p, fp8Linear: true })
+    const g = quantizedLayout(grid)
+    const l = quantizedLayout(linear)
+    assert.ok(g, `${mode} ${bound}: the grid chunk takes the quantized path`)
+    t.diagnostic(
+      `${name} ${mode} ${bound}: escapes ${l?.escapes ?? 'lossless'} → ${g.escapes} of ${n}, bytes ${linear.length} → ${grid.length}`,
+    )
+    assert.equal(g.version, 2)
+    // Every finite code has a bin: what is left stored raw is exactly what must come back bit for bit.
+    assert.equal(g.escapes, mustStayExact)
+    // The linear index could not place the coarse top codes of each block (or lost to lossless coding outright).
+    if (l) {
+      assert.equal(l.version, 1)
+      assert.ok(l.escapes > 0.02 * n, `linear escapes ${l.escapes}`)
+    }
+    assert.ok(grid.length < share * linear.length, `grid ${grid.length} B vs linear ${linear.length} B`)
+    for (const chunk of [grid, linear]) {
+      const out = decompressChunk(chunk, p, n)
+      const r = checkBound('F8_E4M3', input, out, eb, fp8)
+      assert.ok(r.ok, `${mode} ${bound}: ${r.firstBad}`)
+    }
+  }
+})
+
+test('FP8 block scales: version-1 chunks of the test switch decode to what their encoder promised', () => {
+  for (const dtype of ['F8_E4M3', 'F8_E5M2'] as const) {
+    const rows = 300
+    const cols = 300
+    const fp8 = grid(rows, cols, 128, 128, { 1: 0, 3: Number.NaN })
+    const input = codes(dtype, rows * cols, 17)
+    for (const eb of [1e-5, 3e-4, 1e-2]) {
+      for (const first of [0, 7]) {
+        const p = { dtype, mode: 'abs', eb, rowLength: cols, firstElement: first * cols, fp8, fp8Linear: true } as const
+        const sub = input.subarray(first * cols)
+        const m = compressChunkMeasured(sub, p, eb)
+        assert.equal(m.compressed[1], 1, 'the switch writes version 1')
+        const out = decompressChunk(m.compressed, p, sub.length)
+        assert.equal(crc32(out), m.decodedCrc)
+        if (first === 0) {
+          const r = checkBound(dtype, sub, out, eb, fp8)
+          assert.ok(r.ok, `${dtype} eb ${eb}: ${r.firstBad}`)
+        }
+      }
+    }
+  }
+})
+
+test('chunk versions: 0 and 3 are UNSUPPORTED_VERSION, version 2 off block-scaled FP8 is corrupt', () => {
+  const rows = 40
+  const cols = 128
+  const fp8 = grid(rows, cols, 16, 128)
+  const input = codes('F8_E4M3', rows * cols, 2)
+  const p = { dtype: 'F8_E4M3', mode: 'abs', eb: 1e-4, rowLength: cols, firstElement: 0, fp8 } as const
+  const chunk = compressChunk(input, p)
+  assert.equal(chunk[1], 2)
+  const code = (c: Uint8Array, q: Parameters<typeof decompressChunk>[1]) => {
+    try {
+      decompressChunk(c, q, rows * cols)
+      return 'ok'
+    } catch (e) {
+      assert.ok(e instanceof CodecError)
+      return e.code
+    }
+  }
+  for (const v of [0, 3, 255])
+    assert.equal(
+      code(
+        Uint8Array.from(chunk, (b, i) => (i === 1 ? v : b)),
+        p,
+      ),
+      'UNSUPPORTED_VERSION',
+    )
+  // Read as version 1 the same symbols mean linear indices: never silently other bytes.
+  assert.notEqual(
+    code(
+      Uint8Array.from(chunk, (b, i) => (i === 1 ? 1 : b)),
+      p,
+    ),
+    'ok',
+  )
+  // The same codes without scales, or a BF16 chunk, never carry version 2.
+  const plain = { dtype: 'F8_E4M3', mode: 'abs', eb: 1e-1, rowLength: cols, firstElement: 0 } as const
+  const unscaled = compressChunk(input, plain)
+  assert.equal(unscaled[1], 1)
+  assert.equal(
+    code(
+      Uint8Array.from(unscaled, (b, i) => (i === 1 ? 2 : b)),
+      plain,
+    ),
+    'CORRUPT_CHUNK',
+  )
+})
+
+test('FP8 code grid: a bound below FP8 precision gives every code its own bin, a huge one collapses to +0', () => {
+  for (const dtype of ['F8_E4M3', 'F8_E5M2'] as const) {
+    const rows = 64
+    const cols = 200
+    const fp8 = grid(rows, cols, 16, 128)
+    const input = codes(dtype, rows * cols, 9)
+    let special = 0
+    for (const b of input) if (b === 0x80 || !Number.isFinite(TABLE[dtype][b] ?? 0)) special++
+    // Finest step of these blocks ≈ 2^-16 × 2e-4/32: a bound below it keeps every code, now as entropy-coded bins.
+    const fine = { dtype, mode: 'abs', eb: 1e-12, rowLength: cols, firstElement: 0, fp8 } as const
+    const chunk = compressChunk(input, fine)
+    assert.deepEqual(decompressChunk(chunk, fine, input.length), input)
+    const layout = quantizedLayout(chunk)
+    if (layout) assert.equal(layout.escapes, special, `${dtype}: only −0/NaN/Inf codes are raw`)
+    // A bound above every block's largest value: bin 0 holds every finite code, which all come back as +0.
+    const huge = { ...fine, eb: 1e9 }
+    const out = decompressChunk(compressChunk(input, huge), huge, input.length)
+    for (let i = 0; i < input.length; i++) {
+      const b = input[i]!
+      if (b === 0x80 || !Number.isFinite(TABLE[dtype][b] ?? 0)) assert.equal(out[i], b)
+      else assert.equal(out[i], 0, `${dtype} element ${i}`)
     }
   }
 })
