@@ -1,6 +1,7 @@
 // libFuzzer harness for the chunk decoder. The first 6 bytes pick the parameters (dtype, mode, bound, element
 // count, row length, FP8 block scales); the rest is fed to decodeChunk as a chunk. Odd selector bytes instead encode the rest as
-// raw values and check the round trip, so the encoder's outputs are fuzzed too.
+// raw values and check the round trip, so the encoder's outputs are fuzzed too (block-scaled FP8 in both chunk
+// versions: byte 1 bit 5 selects the version-1 linear index, else the version-2 code grid).
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
@@ -21,6 +22,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   ChunkParams p;
   p.dtype = d;
   p.lossless = lossless;
+  p.fp8Linear = data[1] & 0x20;  // round trips: block-scaled FP8 written as version 1 (linear index)
   p.eb = bounds[(data[1] >> 2) & 7];
   p.rowLength = 1 + data[2] % 64;
   const uint64_t n = uint64_t(data[3]) | uint64_t(data[4]) << 8;

@@ -201,6 +201,8 @@ function strided(t: TuneTensor, max: number): { values: Float64Array; ulps: Floa
  * Precomputes each tensor's coded size and error over the bound grid by running the codec's quantizer on the
  * sample: q = round(x / 2eb), reconstruction rounded to the dtype and checked against the bound (else the value is
  * an escape stored exactly), residual alphabet capped at 4095 symbols, order-0 entropy of the symbols.
+ * Block-scaled FP8 is quantized on each block's grid of codes (chunk version 2): a code the linear index cannot
+ * place is its own bin, so it costs the entropy of such codes instead of a raw byte, and is reconstructed exactly.
  */
 export function prepareTensors(tensors: TuneTensor[]): PreparedTensors {
   const count = tensors.length
@@ -225,6 +227,8 @@ export function prepareTensors(tensors: TuneTensor[]): PreparedTensors {
     losslessBits[t] = losslessBitsOf(codes, info.dtype, width)
     const row = t * K
     if (n === 0 || info.role === 'fp8_scale') continue
+    const codeGrid = info.sampleScale !== undefined && (info.dtype === 'F8_E4M3' || info.dtype === 'F8_E5M2')
+    const ownBins = new Map<number, number>()
     // From coarse to fine. Once the symbols get too many for the sample to show their distribution, the entropy
     // of the kept (non-escaped) symbols follows the fine-quantization law: one more bit per halving of the bound.
     let reliable = true
@@ -235,6 +239,7 @@ export function prepareTensors(tensors: TuneTensor[]): PreparedTensors {
       const step = 2 * eb
       let err = 0
       let escapes = 0
+      ownBins.clear()
       let h = 0
       let occupied = 0
       let runLength = 0
@@ -252,6 +257,7 @@ export function prepareTensors(tensors: TuneTensor[]): PreparedTensors {
         const z = q >= 0 ? 2 * q : -2 * q - 1
         if (Math.abs(rec - v) > eb || z >= MAX_SYMBOL) {
           escapes++
+          if (codeGrid) ownBins.set(codes[i]!, (ownBins.get(codes[i]!) ?? 0) + 1)
           continue
         }
         err += (rec - v) * (rec - v)
@@ -269,6 +275,12 @@ export function prepareTensors(tensors: TuneTensor[]): PreparedTensors {
       }
       const pe = escapes / n
       mse[row + k] = err / n / (s * s)
+      // FP8 code grid: the escapes are own-bin symbols (exact values), coded by the entropy of their codes.
+      let escapeBits = width
+      if (codeGrid && escapes > 0) {
+        escapeBits = 0
+        for (const c of ownBins.values()) escapeBits -= (c / escapes) * Math.log2(c / escapes)
+      }
       let symbolBits: number
       if (reliable) {
         if (runLength > 0) {
@@ -294,7 +306,7 @@ export function prepareTensors(tensors: TuneTensor[]): PreparedTensors {
         const binary = pe > 0 && pe < 1 ? -pe * Math.log2(pe) - (1 - pe) * Math.log2(1 - pe) : 0
         symbolBits = (1 - pe) * cond + binary
       }
-      bits[row + k] = symbolBits + pe * width
+      bits[row + k] = symbolBits + pe * escapeBits
     }
   }
   const classOf = new Int32Array(count)
