@@ -1188,6 +1188,7 @@ constexpr int kMaxThresholds = 40;
 // Rows that pass A scans per block before going on to the next block of the group (the VNNI scan keeps a block's
 // sums in registers over them); the next strip is prefetched meanwhile.
 constexpr size_t kStripRows = 8;
+constexpr size_t kPrefetchStrips = 2;
 
 
 // binOf for n values t[i] × scale, four at a time (the same operations, so the same bins).
@@ -1375,14 +1376,17 @@ bool tensorStats(const VectorScan& vs, const uint8_t* data, size_t rows, size_t 
       const uint8_t* base = data + br * blockRows * cols;
       for (size_t i = 0; i < r; i += kStripRows) {
         const size_t n = r - i < kStripRows ? r - i : kStripRows;
-        const size_t ahead = i + kStripRows < r ? (r - i - kStripRows < kStripRows ? r - i - kStripRows : kStripRows) : 0;
+        // Rows of the strip kPrefetchStrips ahead (none past the block row: the next band is prefetched by the
+        // hardware as the band's first rows stream in).
+        const size_t from = i + kPrefetchStrips * kStripRows;
+        const size_t ahead = from < r ? (r - from < kStripRows ? r - from : kStripRows) : 0;
         for (size_t bc = g0; bc < g1; bc++) {
           const uint8_t* seg = base + i * cols + bc * blockCols;
           // The rows' segments are too short for the hardware prefetcher to ramp up on: ask for this block's part
           // of the next strip while scanning this one.
           for (size_t k = 0; k < ahead; k++)
             for (size_t off = 0; off < blockCols; off += 64)
-              _mm_prefetch(reinterpret_cast<const char*>(seg + (kStripRows + k) * cols + off), _MM_HINT_T0);
+              _mm_prefetch(reinterpret_cast<const char*>(seg + (from - i + k) * cols + off), _MM_HINT_T0);
           vs.rows(seg, cols, n, blockCols, s.state[bc - g0]);
         }
       }
