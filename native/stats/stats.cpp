@@ -1519,9 +1519,17 @@ napi_value BlockStatsAt(napi_env env, napi_callback_info info) {
   bool done = false;
 #if defined(SHARDPRESS_VECTOR_BLOCKS)
   const double* tp = static_cast<const double*>(table.data);
+  // The E4M3 values, worked out once (thread-safe static initialisation) rather than per tensor.
+  struct E4m3Table {
+    double v[256];
+    E4m3Table() {
+      for (int c = 0; c < 256; c++) v[c] = e4m3Value(c);
+    }
+  };
+  static const E4m3Table want;
   bool e4m3 = true;
   for (int c = 0; c < 256 && e4m3; c++) {
-    const double v = e4m3Value(c);
+    const double v = want.v[c];
     e4m3 = v != v ? tp[c] != tp[c] : (tp[c] == v && std::signbit(tp[c]) == std::signbit(v));
   }
   const bool layout = blockCols % 32 == 0 && blockCols <= 256 && blockRows <= 256 && cols % blockCols == 0 &&
