@@ -1,10 +1,10 @@
 // Native statistics kernel for the model inventory (src-main/core/model/stats-native.ts): counts 8/16-bit codes,
-// counts FP8 codes per scale block, finishes block-scaled FP8 statistics, scans whole F8_E4M3 tensors with AVX2 or
-// AVX-512 (chosen at run time; other CPUs count codes), and runs the two passes of the 32/64-bit value scan. Every
-// function only accumulates into typed arrays the caller owns (scratch memory is internal to a call, no mutable
-// global state, so it is safe in worker_threads); results must equal the JavaScript implementation in stats.ts,
-// which stays the fallback and the test oracle. Build flags keep floating point strict (-ffp-contract=off, no
-// fast-math) so sums match bit for bit.
+// counts FP8 codes per scale block, finishes block-scaled FP8 statistics, scans whole F8_E4M3 tensors with AVX2,
+// AVX-512BW or AVX-512 VNNI (chosen at run time; other CPUs count codes), and runs the two passes of the 32/64-bit
+// value scan. Every function only accumulates into typed arrays the caller owns (scratch memory is internal to a
+// call, no mutable global state, so it is safe in worker_threads); results must equal the JavaScript implementation
+// in stats.ts, which stays the fallback and the test oracle. Build flags keep floating point strict
+// (-ffp-contract=off, no fast-math) so sums match bit for bit.
 #include <node_api.h>
 
 #include <cmath>
@@ -1313,8 +1313,8 @@ void blockRange(const VectorScan& vs, const uint8_t* p, size_t rows, size_t w, s
 // The histogram's bins need the tensor's range before any block is binned. It is found first from the blocks with
 // the largest scales: no value of a block exceeds 448 × |scale|, so once the range found covers that bound for the
 // next block, the remaining blocks cannot widen it (usually after a few blocks; at worst every block is read twice).
-// Then one pass, a group of blocks at a time: pass A (moments) row by row, pass B (bins) block by block while the
-// group is still in L2.
+// Then one pass, a group of blocks at a time: pass A (moments) in strips of rows, pass B (bins) block by block
+// while the group is still in L2.
 bool tensorStats(const VectorScan& vs, const uint8_t* data, size_t rows, size_t cols, size_t blockRows, size_t blockCols, size_t scaleCols,
                  const float* scales, const double* table, double* out, double* hist, size_t bins) {
   const size_t nbr = (rows + blockRows - 1) / blockRows;
@@ -1371,7 +1371,7 @@ bool tensorStats(const VectorScan& vs, const uint8_t* data, size_t rows, size_t 
     const size_t r = rowsOf(br);
     for (size_t g0 = 0; g0 < nbc; g0 += group) {
       const size_t g1 = g0 + group < nbc ? g0 + group : nbc;
-      // Pass A, row by row over the group.
+      // Pass A, a strip of rows at a time over the group (memory order within the strip's rows).
       for (size_t bc = g0; bc < g1; bc++) vs.start(s.state[bc - g0]);
       const uint8_t* base = data + br * blockRows * cols;
       for (size_t i = 0; i < r; i += kStripRows) {
