@@ -1,10 +1,10 @@
 // Native statistics kernel for the model inventory (src-main/core/model/stats-native.ts): counts 8/16-bit codes,
-// counts FP8 codes per scale block, finishes block-scaled FP8 statistics, scans whole F8_E4M3 tensors with AVX2 or
-// AVX-512 (chosen at run time; other CPUs count codes), and runs the two passes of the 32/64-bit value scan. Every
-// function only accumulates into typed arrays the caller owns (scratch memory is internal to a call, no mutable
-// global state, so it is safe in worker_threads); results must equal the JavaScript implementation in stats.ts,
-// which stays the fallback and the test oracle. Build flags keep floating point strict (-ffp-contract=off, no
-// fast-math) so sums match bit for bit.
+// counts FP8 codes per scale block, finishes block-scaled FP8 statistics, scans whole F8_E4M3 tensors with AVX2,
+// AVX-512BW or AVX-512 VNNI (chosen at run time; other CPUs count codes), and runs the two passes of the 32/64-bit
+// value scan. Every function only accumulates into typed arrays the caller owns (scratch memory is internal to a
+// call, no mutable global state, so it is safe in worker_threads); results must equal the JavaScript implementation
+// in stats.ts, which stays the fallback and the test oracle. Build flags keep floating point strict
+// (-ffp-contract=off, no fast-math) so sums match bit for bit.
 #include <node_api.h>
 
 #include <cmath>
@@ -716,6 +716,7 @@ struct BlockScan {
   int64_t sum = 0;  // Σ value × 512
   int64_t sq = 0;   // Σ (value × 512)²
   int64_t zeros = 0;
+  int64_t negatives = -1;  // codes with the sign bit set, where the scan counts them (−1: not counted)
   int omin = 127, omax = -128;
 };
 
@@ -725,9 +726,9 @@ struct BlockScan {
 // read row by row (in memory order: block by block would stride across pages and stall on memory), so each block's
 // running sums live in a ScanState between its row segments.
 // Seven vector accumulators (sums lo/hi, squares lo/hi, zeros, smallest and largest code), 64 bytes each so that
-// both the 256-bit and the 512-bit code can keep them here.
+// both the 256-bit and the 512-bit code can keep them here; the VNNI scan keeps eleven (see scanRowsVnni).
 struct alignas(64) ScanState {
-  uint8_t raw[7 * 64];
+  uint8_t raw[11 * 64];
 };
 
 enum Slot { kSumLo, kSumHi, kSqLo, kSqHi, kZeros, kMin, kMax };
@@ -876,6 +877,17 @@ __attribute__((target("avx512f,avx512bw"))) inline __m512i& at5(ScanState& st) {
   return *reinterpret_cast<__m512i*>(st.raw + 64 * I);
 }
 
+// acc + 1 in the byte lanes selected by k, in place. GCC (12) copies a merge-masked accumulator to another register
+// and back on every use, which doubles the instructions of the counting loops; the assembly keeps it in place.
+__attribute__((target("avx512f,avx512bw"))) inline __m512i countInto(__m512i acc, __mmask64 k, __m512i one8) {
+#if defined(__GNUC__) && !defined(__clang__)
+  __asm__("vpaddb %[one], %[acc], %[acc]%{%[k]%}" : [acc] "+v"(acc) : [k] "Yk"(k), [one] "v"(one8));
+  return acc;
+#else
+  return _mm512_mask_add_epi8(acc, k, acc, one8);
+#endif
+}
+
 __attribute__((target("avx512f,avx512bw"))) void scanStart5(ScanState& st) {
   at5<kSumLo>(st) = at5<kSumHi>(st) = at5<kSqLo>(st) = at5<kSqHi>(st) = at5<kZeros>(st) = _mm512_setzero_si512();
   at5<kMin>(st) = _mm512_set1_epi8(127);
@@ -916,7 +928,7 @@ __attribute__((target("avx512f,avx512bw"))) void scanRow5(const uint8_t* q, size
     const __m512i ord = _mm512_xor_si512(c, _mm512_maskz_mov_epi8(neg, m7f));
     vmin = _mm512_min_epi8(vmin, ord);
     vmax = _mm512_max_epi8(vmax, ord);
-    zc = _mm512_mask_add_epi8(zc, _mm512_testn_epi8_mask(c, m7f), zc, one8);
+    zc = countInto(zc, _mm512_testn_epi8_mask(c, m7f), one8);
   }
   at5<kMin>(st) = vmin;
   at5<kMax>(st) = vmax;
@@ -956,7 +968,7 @@ __attribute__((target("avx512f,avx512bw"))) void countGreater5(const uint8_t* p,
     const uint8_t* q = p + r * stride;
     for (size_t i = 0; i < w; i += 64) {
       const __m512i v = _mm512_loadu_si512(q + i);
-      for (int k = 0; k < K; k++) acc[k] = _mm512_mask_add_epi8(acc[k], _mm512_cmpgt_epi8_mask(v, t[k]), acc[k], one8);
+      for (int k = 0; k < K; k++) acc[k] = countInto(acc[k], _mm512_cmpgt_epi8_mask(v, t[k]), one8);
     }
     inLanes += perRow;
     if (inLanes + perRow > 255) {
@@ -974,6 +986,130 @@ __attribute__((target("avx512f,avx512bw"))) void countGreater5(const uint8_t* p,
   }
 }
 
+// ---- AVX-512 VNNI: the sums go straight into 32-bit lanes with vpdpbusd (unsigned byte × signed byte, four
+// products a lane), so a block's running sums stay exact in 32 bits for all its rows and a strip of rows is scanned
+// in registers. Σ value × 512 = Σ P_lo × ±M + 128 Σ P_hi × ±M as before. Σ (value × 512)² = Σ M² × 4^k splits
+// into four groups of exponents, k = 4g + j (j ≤ 3): M² (at most 225) is an unsigned byte and 4^j (at most 64) a
+// signed one, and the group sums are weighted by 4^(4g) at the end. The smallest and largest code in value order
+// come from three byte maxima/minima of the raw codes (signed maximum: largest non-negative code; unsigned maximum:
+// the negative code of largest magnitude; unsigned minimum: the other end when all codes share a sign). Zeros and
+// non-negative codes are counted in byte lanes, flushed at the end of each call (at most 255 vectors per lane).
+
+enum VnniSlot { kVSumLo, kVSumHi, kVSq0, kVSq1, kVSq2, kVSq3, kVZeros, kVNeg, kVMaxS, kVMaxU, kVMinU };
+
+template <int I>
+__attribute__((target("avx512f,avx512bw"))) inline __m512i& atV(ScanState& st) {
+  return *reinterpret_cast<__m512i*>(st.raw + 64 * I);
+}
+
+__attribute__((target("avx512f,avx512bw"))) void scanStartVnni(ScanState& st) {
+  const __m512i zero = _mm512_setzero_si512();
+  atV<kVSumLo>(st) = atV<kVSumHi>(st) = zero;
+  atV<kVSq0>(st) = atV<kVSq1>(st) = atV<kVSq2>(st) = atV<kVSq3>(st) = zero;
+  atV<kVZeros>(st) = atV<kVNeg>(st) = zero;
+  atV<kVMaxS>(st) = _mm512_set1_epi8(-128);
+  atV<kVMaxU>(st) = zero;
+  atV<kVMinU>(st) = _mm512_set1_epi8(-1);
+}
+
+// n rows of w bytes every `stride` bytes (w a multiple of 64, n × w / 64 ≤ 255 for the byte counters).
+__attribute__((target("avx512f,avx512bw,avx512vnni"))) void scanStripVnni(const uint8_t* q, size_t stride,
+                                                                          size_t n, size_t w, ScanState& st) {
+  const __m512i zero = _mm512_setzero_si512();
+  const __m512i m0f = _mm512_set1_epi8(0x0f);
+  const __m512i m07 = _mm512_set1_epi8(0x07);
+  const __m512i m7f = _mm512_set1_epi8(0x7f);
+  const __m512i one8 = _mm512_set1_epi8(1);
+  // By exponent field e, repeated in each 128-bit lane: the implicit 8; 2^k for k ≤ 6; 2^(k − 7) above; 4^j of
+  // each square group.
+  const __m512i tabM8 = _mm512_set4_epi32(0x08080808, 0x08080808, 0x08080808, 0x08080800);
+  const __m512i tabLo = _mm512_set4_epi32(0, 0, 0x40201008, 0x04020101);
+  const __m512i tabHi = _mm512_set4_epi32(static_cast<int>(0x80402010), 0x08040201, 0, 0);
+  const __m512i tabG0 = _mm512_set4_epi32(0, 0, 0x40, 0x10040101);           // e 0..4: 1, 1, 4, 16, 64
+  const __m512i tabG1 = _mm512_set4_epi32(0, 0x40, 0x10040100, 0);           // e 5..8: 1, 4, 16, 64
+  const __m512i tabG2 = _mm512_set4_epi32(0x40, 0x10040100, 0, 0);           // e 9..12
+  const __m512i tabG3 = _mm512_set4_epi32(0x10040100, 0, 0, 0);              // e 13..15: 1, 4, 16
+  // M² by M (0..15).
+  const __m512i tabSq = _mm512_set4_epi32(static_cast<int>(0xe1c4a990), 0x79645140, 0x31241910, 0x09040100);
+  __m512i sLo = atV<kVSumLo>(st), sHi = atV<kVSumHi>(st);
+  __m512i g0 = atV<kVSq0>(st), g1 = atV<kVSq1>(st), g2 = atV<kVSq2>(st), g3 = atV<kVSq3>(st);
+  __m512i maxS = atV<kVMaxS>(st), maxU = atV<kVMaxU>(st), minU = atV<kVMinU>(st);
+  __m512i zc = zero, nn = zero;
+  for (size_t r = 0; r < n; r++) {
+    const uint8_t* row = q + r * stride;
+    for (size_t i = 0; i < w; i += 64) {
+      const __m512i c = _mm512_loadu_si512(row + i);
+      const __mmask64 neg = _mm512_movepi8_mask(c);
+      const __m512i e = _mm512_and_si512(_mm512_srli_epi16(c, 3), m0f);
+      const __m512i mag = _mm512_or_si512(_mm512_and_si512(c, m07), _mm512_shuffle_epi8(tabM8, e));
+      const __m512i sm = _mm512_mask_sub_epi8(mag, neg, zero, mag);
+      sLo = _mm512_dpbusd_epi32(sLo, _mm512_shuffle_epi8(tabLo, e), sm);
+      sHi = _mm512_dpbusd_epi32(sHi, _mm512_shuffle_epi8(tabHi, e), sm);
+      const __m512i sq = _mm512_shuffle_epi8(tabSq, mag);
+      g0 = _mm512_dpbusd_epi32(g0, sq, _mm512_shuffle_epi8(tabG0, e));
+      g1 = _mm512_dpbusd_epi32(g1, sq, _mm512_shuffle_epi8(tabG1, e));
+      g2 = _mm512_dpbusd_epi32(g2, sq, _mm512_shuffle_epi8(tabG2, e));
+      g3 = _mm512_dpbusd_epi32(g3, sq, _mm512_shuffle_epi8(tabG3, e));
+      maxS = _mm512_max_epi8(maxS, c);
+      maxU = _mm512_max_epu8(maxU, c);
+      minU = _mm512_min_epu8(minU, c);
+      zc = countInto(zc, _mm512_testn_epi8_mask(c, m7f), one8);
+      nn = countInto(nn, neg, one8);
+    }
+  }
+  atV<kVSumLo>(st) = sLo;
+  atV<kVSumHi>(st) = sHi;
+  atV<kVSq0>(st) = g0;
+  atV<kVSq1>(st) = g1;
+  atV<kVSq2>(st) = g2;
+  atV<kVSq3>(st) = g3;
+  atV<kVMaxS>(st) = maxS;
+  atV<kVMaxU>(st) = maxU;
+  atV<kVMinU>(st) = minU;
+  atV<kVZeros>(st) = _mm512_add_epi64(atV<kVZeros>(st), _mm512_sad_epu8(zc, zero));
+  atV<kVNeg>(st) = _mm512_add_epi64(atV<kVNeg>(st), _mm512_sad_epu8(nn, zero));
+}
+
+// Rows of one block segment, in strips the byte counters can hold.
+__attribute__((target("avx512f,avx512bw,avx512vnni"))) void scanRowsVnni(const uint8_t* q, size_t stride,
+                                                                         size_t n, size_t w, ScanState& st) {
+  const size_t strip = 255 / (w / 64);
+  for (size_t r = 0; r < n; r += strip) scanStripVnni(q + r * stride, stride, n - r < strip ? n - r : strip, w, st);
+}
+
+void scanFinishVnni(const ScanState& st, BlockScan& out) {
+  const int32_t* sLo = reinterpret_cast<const int32_t*>(st.raw + 64 * kVSumLo);
+  const int32_t* sHi = reinterpret_cast<const int32_t*>(st.raw + 64 * kVSumHi);
+  int64_t g[4] = {0, 0, 0, 0};
+  out.sum = 0;
+  for (int i = 0; i < 16; i++) {
+    out.sum += int64_t(sLo[i]) + 128 * int64_t(sHi[i]);
+    for (int k = 0; k < 4; k++) g[k] += reinterpret_cast<const int32_t*>(st.raw + 64 * (kVSq0 + k))[i];
+  }
+  out.sq = g[0] + (g[1] << 8) + (g[2] << 16) + (g[3] << 24);
+  const int64_t* z = reinterpret_cast<const int64_t*>(st.raw + 64 * kVZeros);
+  const int64_t* ng = reinterpret_cast<const int64_t*>(st.raw + 64 * kVNeg);
+  out.zeros = 0;
+  out.negatives = 0;
+  for (int i = 0; i < 8; i++) {
+    out.zeros += z[i];
+    out.negatives += ng[i];
+  }
+  const int8_t* ms = reinterpret_cast<const int8_t*>(st.raw + 64 * kVMaxS);
+  const uint8_t* mu = st.raw + 64 * kVMaxU;
+  const uint8_t* nu = st.raw + 64 * kVMinU;
+  int maxS = -128, maxU = 0, minU = 255;
+  for (int i = 0; i < 64; i++) {
+    if (ms[i] > maxS) maxS = ms[i];
+    if (mu[i] > maxU) maxU = mu[i];
+    if (nu[i] < minU) minU = nu[i];
+  }
+  // maxS is a non-negative code exactly when the block has one.
+  const bool anyNonNeg = maxS >= 0, anyNeg = maxU >= 0x80;
+  out.omax = anyNonNeg ? maxS : orderedOf(static_cast<uint8_t>(minU));
+  out.omin = anyNeg ? orderedOf(static_cast<uint8_t>(maxU)) : orderedOf(static_cast<uint8_t>(minU));
+}
+
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic pop
 #endif
@@ -982,11 +1118,19 @@ __attribute__((target("avx512f,avx512bw"))) void countGreater5(const uint8_t* p,
 
 using CountGreaterFn = void (*)(const uint8_t*, size_t, size_t, size_t, const int*, uint64_t*);
 
+// n rows of one block segment of w bytes, `stride` bytes apart, one row at a time (the 16-bit sums of scanRow2 and
+// scanRow5 are widened after each row).
+template <void (*Row)(const uint8_t*, size_t, ScanState&)>
+void scanRowsEach(const uint8_t* q, size_t stride, size_t n, size_t w, ScanState& st) {
+  for (size_t r = 0; r < n; r++) Row(q + r * stride, w, st);
+}
+
 struct VectorScan {
   void (*start)(ScanState&);
-  void (*row)(const uint8_t*, size_t, ScanState&);
+  void (*rows)(const uint8_t*, size_t, size_t, size_t, ScanState&);
   void (*finish)(const ScanState&, BlockScan&);
   CountGreaterFn greater[9];  // by number of thresholds, 1 to 8
+  int (*runs)(const double*, int, double, double, double, size_t, int*, int*, int*);
 
   void countGreater(const uint8_t* p, size_t rows, size_t w, size_t stride, const int* gt, int k,
                     uint64_t* count) const {
@@ -995,25 +1139,44 @@ struct VectorScan {
   }
 };
 
+int runsNarrow(const double* t, int n, double scale, double mn, double binScale, size_t bins, int* codeBin, int* at,
+               int* runBin);
+__attribute__((target("avx512f,avx512vl"))) int runsWide(const double* t, int n, double scale, double mn,
+                                                          double binScale, size_t bins, int* codeBin, int* at,
+                                                          int* runBin);
+
 const VectorScan kAvx2 = {scanStart2,
-                          scanRow2,
+                          scanRowsEach<scanRow2>,
                           scanFinish2,
                           {nullptr, countGreater2<1>, countGreater2<2>, countGreater2<3>, countGreater2<4>,
-                           countGreater2<5>, countGreater2<6>, countGreater2<7>, countGreater2<8>}};
+                           countGreater2<5>, countGreater2<6>, countGreater2<7>, countGreater2<8>},
+                          runsNarrow};
 const VectorScan kAvx512 = {scanStart5,
-                            scanRow5,
+                            scanRowsEach<scanRow5>,
                             scanFinish5,
                             {nullptr, countGreater5<1>, countGreater5<2>, countGreater5<3>, countGreater5<4>,
-                             countGreater5<5>, countGreater5<6>, countGreater5<7>, countGreater5<8>}};
+                             countGreater5<5>, countGreater5<6>, countGreater5<7>, countGreater5<8>},
+                            runsNarrow};
+const VectorScan kAvx512Vnni = {scanStartVnni,
+                                scanRowsVnni,
+                                scanFinishVnni,
+                                {nullptr, countGreater5<1>, countGreater5<2>, countGreater5<3>, countGreater5<4>,
+                                 countGreater5<5>, countGreater5<6>, countGreater5<7>, countGreater5<8>},
+                                 runsWide};
 
 // The widest implementation this CPU runs for rows of w bytes, or null.
 const VectorScan* vectorScanFor(size_t w) {
   __builtin_cpu_init();
   static const bool avx2 = __builtin_cpu_supports("avx2");
   static const bool avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw");
-  // SHARDPRESS_STATS_AVX512=0 keeps to AVX2 (comparisons and tests; read per call so a test can switch it).
+  static const bool vnni =
+      avx512 && __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512vl");
+  // SHARDPRESS_STATS_AVX512=0 keeps to AVX2, =bw to AVX-512BW without VNNI (comparisons and tests; read per call
+  // so a test can switch it).
   const char* env = std::getenv("SHARDPRESS_STATS_AVX512");
   const bool allow512 = env == nullptr || std::strcmp(env, "0") != 0;
+  const bool allowVnni = env == nullptr || std::strcmp(env, "bw") != 0;
+  if (vnni && allow512 && allowVnni && w % 64 == 0) return &kAvx512Vnni;
   if (avx512 && allow512 && w % 64 == 0) return &kAvx512;
   if (avx2 && w % 32 == 0) return &kAvx2;
   return nullptr;
@@ -1022,8 +1185,10 @@ const VectorScan* vectorScanFor(size_t w) {
 // More bin changes than this in one block: counting its codes one by one is cheaper than K compares per byte.
 constexpr int kMaxThresholds = 40;
 
-// Rows ahead that pass A asks the memory system for (4 measured better than 0 or 8).
-constexpr size_t kPrefetchRows = 4;
+// Rows that pass A scans per block before going on to the next block of the group (the VNNI scan keeps a block's
+// sums in registers over them); the next strip is prefetched meanwhile.
+constexpr size_t kStripRows = 8;
+constexpr size_t kPrefetchStrips = 2;
 
 
 // binOf for n values t[i] × scale, four at a time (the same operations, so the same bins).
@@ -1043,6 +1208,64 @@ __attribute__((target("avx2"))) void binsOf(const double* t, int n, double scale
   }
   for (; i < n; i++) out[i] = binOf(t[i] * scale, mn, binScale, bins);
 }
+
+// Where the bin changes along n codes in value order (values t[i] × scale): at[j] the index of the first code of
+// run j + 1, runBin[j] the bin of run j; returns the number of changes, or −1 beyond kMaxThresholds. codeBin is
+// scratch for n bins.
+int runsNarrow(const double* t, int n, double scale, double mn, double binScale, size_t bins, int* codeBin, int* at,
+               int* runBin) {
+  binsOf(t, n, scale, mn, binScale, bins, codeBin);
+  int k = 0;
+  runBin[0] = codeBin[0];
+  for (int i = 1; i < n; i++) {
+    const int bin = codeBin[i];
+    if (bin == runBin[k]) continue;
+    if (k == kMaxThresholds) return -1;
+    at[k++] = i;
+    runBin[k] = bin;
+  }
+  return k;
+}
+
+// The same eight bins at a time, and the changes sixteen at a time.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+__attribute__((target("avx512f,avx512vl"))) int runsWide(const double* t, int n, double scale, double mn,
+                                                          double binScale, size_t bins, int* codeBin, int* at,
+                                                          int* runBin) {
+  const __m512d s = _mm512_set1_pd(scale), m = _mm512_set1_pd(mn), k8 = _mm512_set1_pd(binScale);
+  const __m512d top = _mm512_set1_pd(static_cast<double>(bins)), zero = _mm512_setzero_pd();
+  const __m256i last = _mm256_set1_epi32(static_cast<int>(bins - 1)), minus1 = _mm256_set1_epi32(-1);
+  int i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m512d a = _mm512_mul_pd(_mm512_sub_pd(_mm512_mul_pd(_mm512_loadu_pd(t + i), s), m), k8);
+    const __mmask8 below = _mm512_cmp_pd_mask(a, top, _CMP_LT_OQ);
+    const __mmask8 nonNeg = _mm512_cmp_pd_mask(a, zero, _CMP_GE_OQ);
+    const __m256i b = _mm256_mask_blend_epi32(nonNeg, minus1, _mm512_cvttpd_epi32(a));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(codeBin + i), _mm256_mask_blend_epi32(below, last, b));
+  }
+  for (; i < n; i++) codeBin[i] = binOf(t[i] * scale, mn, binScale, bins);
+  int k = 0;
+  runBin[0] = codeBin[0];
+  for (int o = 1; o < n; o += 16) {
+    const __mmask16 valid = n - o >= 16 ? 0xffff : static_cast<__mmask16>((1u << (n - o)) - 1);
+    const __m512i cur = _mm512_maskz_loadu_epi32(valid, codeBin + o);
+    const __m512i prev = _mm512_maskz_loadu_epi32(valid, codeBin + o - 1);
+    for (unsigned ch = _mm512_mask_cmpneq_epi32_mask(valid, cur, prev); ch != 0; ch &= ch - 1) {
+      if (k == kMaxThresholds) return -1;
+      const int j = o + __builtin_ctz(ch);
+      at[k++] = j;
+      runBin[k] = codeBin[j];
+    }
+  }
+  return k;
+}
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
 
 // Owns the per-call buffers of blockStatsAt (no exceptions: allocation failure is reported, not thrown).
 struct TensorScratch {
@@ -1065,7 +1288,7 @@ void blockRange(const VectorScan& vs, const uint8_t* p, size_t rows, size_t w, s
                 double scale, double& lo, double& hi) {
   ScanState st;
   vs.start(st);
-  for (size_t r = 0; r < rows; r++) vs.row(p + r * stride, w, st);
+  vs.rows(p, stride, rows, w, st);
   BlockScan sc;
   vs.finish(st, sc);
   BlockMoments m;
@@ -1090,8 +1313,8 @@ void blockRange(const VectorScan& vs, const uint8_t* p, size_t rows, size_t w, s
 // The histogram's bins need the tensor's range before any block is binned. It is found first from the blocks with
 // the largest scales: no value of a block exceeds 448 × |scale|, so once the range found covers that bound for the
 // next block, the remaining blocks cannot widen it (usually after a few blocks; at worst every block is read twice).
-// Then one pass, a group of blocks at a time: pass A (moments) row by row, pass B (bins) block by block while the
-// group is still in L2.
+// Then one pass, a group of blocks at a time: pass A (moments) in strips of rows, pass B (bins) block by block
+// while the group is still in L2.
 bool tensorStats(const VectorScan& vs, const uint8_t* data, size_t rows, size_t cols, size_t blockRows, size_t blockCols, size_t scaleCols,
                  const float* scales, const double* table, double* out, double* hist, size_t bins) {
   const size_t nbr = (rows + blockRows - 1) / blockRows;
@@ -1109,15 +1332,21 @@ bool tensorStats(const VectorScan& vs, const uint8_t* data, size_t rows, size_t 
   const auto rowsOf = [&](size_t br) { return br * blockRows + blockRows <= rows ? blockRows : rows - br * blockRows; };
   const auto blockAt = [&](size_t b) { return data + (b / nbc) * blockRows * cols + (b % nbc) * blockCols; };
 
-  // The range, from the blocks in decreasing order of |scale| (NaN scales last; they hold no finite value).
+  // The range, from the blocks in decreasing order of |scale| (NaN scales last; they hold no finite value). A heap
+  // rather than a sort: usually a few blocks settle it.
   size_t nFinite = 0;
   for (size_t b = 0; b < nb; b++)
     if (scaleOf(b) - scaleOf(b) == 0) s.order[nFinite++] = static_cast<uint32_t>(b);
-  std::sort(s.order, s.order + nFinite,
-            [&](uint32_t x, uint32_t y) { return std::fabs(scaleOf(x)) > std::fabs(scaleOf(y)) || (std::fabs(scaleOf(x)) == std::fabs(scaleOf(y)) && x < y); });
+  // "Comes later": smaller |scale|, or equal and a larger index.
+  const auto later = [&](uint32_t x, uint32_t y) {
+    const double ax = std::fabs(scaleOf(x)), ay = std::fabs(scaleOf(y));
+    return ax < ay || (ax == ay && x > y);
+  };
+  std::make_heap(s.order, s.order + nFinite, later);
   double mn = INFINITY, mx = -INFINITY;
-  for (size_t i = 0; i < nFinite; i++) {
-    const size_t b = s.order[i];
+  for (size_t left = nFinite; left > 0; left--) {
+    std::pop_heap(s.order, s.order + left, later);
+    const size_t b = s.order[left - 1];
     const double bound = 448 * std::fabs(scaleOf(b));
     if (mx >= bound && mn <= -bound) break;
     double lo, hi;
@@ -1142,17 +1371,24 @@ bool tensorStats(const VectorScan& vs, const uint8_t* data, size_t rows, size_t 
     const size_t r = rowsOf(br);
     for (size_t g0 = 0; g0 < nbc; g0 += group) {
       const size_t g1 = g0 + group < nbc ? g0 + group : nbc;
-      // Pass A, row by row over the group.
+      // Pass A, a strip of rows at a time over the group (memory order within the strip's rows).
       for (size_t bc = g0; bc < g1; bc++) vs.start(s.state[bc - g0]);
       const uint8_t* base = data + br * blockRows * cols;
-      const size_t segment = (g1 - g0) * blockCols;
-      for (size_t i = 0; i < r; i++) {
-        // The rows' segments are too short for the hardware prefetcher to ramp up on: ask for a few rows ahead.
-        if (i + kPrefetchRows < r) {
-          const uint8_t* ahead = base + (i + kPrefetchRows) * cols + g0 * blockCols;
-          for (size_t off = 0; off < segment; off += 64) _mm_prefetch(reinterpret_cast<const char*>(ahead + off), _MM_HINT_T0);
+      for (size_t i = 0; i < r; i += kStripRows) {
+        const size_t n = r - i < kStripRows ? r - i : kStripRows;
+        // Rows of the strip kPrefetchStrips ahead (none past the block row: the next band is prefetched by the
+        // hardware as the band's first rows stream in).
+        const size_t from = i + kPrefetchStrips * kStripRows;
+        const size_t ahead = from < r ? (r - from < kStripRows ? r - from : kStripRows) : 0;
+        for (size_t bc = g0; bc < g1; bc++) {
+          const uint8_t* seg = base + i * cols + bc * blockCols;
+          // The rows' segments are too short for the hardware prefetcher to ramp up on: ask for this block's part
+          // of the next strip while scanning this one.
+          for (size_t k = 0; k < ahead; k++)
+            for (size_t off = 0; off < blockCols; off += 64)
+              _mm_prefetch(reinterpret_cast<const char*>(seg + (from - i + k) * cols + off), _MM_HINT_T0);
+          vs.rows(seg, cols, n, blockCols, s.state[bc - g0]);
         }
-        for (size_t bc = g0; bc < g1; bc++) vs.row(base + i * cols + bc * blockCols, blockCols, s.state[bc - g0]);
       }
       // Pass B, block by block.
       for (size_t bc = g0; bc < g1; bc++) {
@@ -1177,21 +1413,10 @@ bool tensorStats(const VectorScan& vs, const uint8_t* data, size_t rows, size_t 
         m.tmin = table[codeOfOrdered(sc.omin)] + 0;
         m.tmax = table[codeOfOrdered(sc.omax)] + 0;
         // The runs of codes, in value order, that share a bin.
-        int k = 0;
-        bool many = false;
-        binsOf(ordered + 128 + sc.omin, sc.omax - sc.omin + 1, scale, mn, binScale, bins, codeBin);
-        runBin[0] = codeBin[0];
-        for (int o = sc.omin + 1; o <= sc.omax; o++) {
-          const int bin = codeBin[o - sc.omin];
-          if (bin == runBin[k]) continue;
-          if (k == kMaxThresholds) {
-            many = true;
-            break;
-          }
-          at[k++] = o;
-          runBin[k] = bin;
-        }
-        if (many) {
+        const int k = vs.runs(ordered + 128 + sc.omin, sc.omax - sc.omin + 1, scale, mn, binScale, bins, codeBin, at,
+                              runBin);
+        for (int j = 0; j < k; j++) at[j] += sc.omin;
+        if (k < 0) {
           std::memset(cnt, 0, sizeof cnt);
           countOneBlock(p, r, blockCols, cols, cnt);
           histFromCounts(cnt, table, scale, mn, binScale, bins, lane);
@@ -1201,10 +1426,17 @@ bool tensorStats(const VectorScan& vs, const uint8_t* data, size_t rows, size_t 
         // than o − 1; for o < 0 all non-negative codes plus the negative ones up to −129 − o.
         const uint64_t n = r * blockCols;
         if (k > 0) {
-          for (int j = 0; j < k; j++) gt[j] = at[j] >= 0 ? at[j] - 1 : -129 - at[j];
+          bool anyNeg = false;
+          for (int j = 0; j < k; j++) {
+            gt[j] = at[j] >= 0 ? at[j] - 1 : -129 - at[j];
+            anyNeg = anyNeg || at[j] < 0;
+          }
           gt[k] = -1;
+          // The non-negative codes (above −1): counted here unless pass A has counted them or no run needs them.
+          const bool countSign = anyNeg && sc.negatives < 0;
           std::memset(above, 0, sizeof(uint64_t) * (k + 1));
-          vs.countGreater(p, r, blockCols, cols, gt, k + 1, above);
+          vs.countGreater(p, r, blockCols, cols, gt, countSign ? k + 1 : k, above);
+          if (!countSign) above[k] = n - static_cast<uint64_t>(sc.negatives);
           for (int j = 0; j < k; j++)
             if (at[j] < 0) above[j] = above[k] + (n - above[j]);
         }
@@ -1287,9 +1519,17 @@ napi_value BlockStatsAt(napi_env env, napi_callback_info info) {
   bool done = false;
 #if defined(SHARDPRESS_VECTOR_BLOCKS)
   const double* tp = static_cast<const double*>(table.data);
+  // The E4M3 values, worked out once (thread-safe static initialisation) rather than per tensor.
+  struct E4m3Table {
+    double v[256];
+    E4m3Table() {
+      for (int c = 0; c < 256; c++) v[c] = e4m3Value(c);
+    }
+  };
+  static const E4m3Table want;
   bool e4m3 = true;
   for (int c = 0; c < 256 && e4m3; c++) {
-    const double v = e4m3Value(c);
+    const double v = want.v[c];
     e4m3 = v != v ? tp[c] != tp[c] : (tp[c] == v && std::signbit(tp[c]) == std::signbit(v));
   }
   const bool layout = blockCols % 32 == 0 && blockCols <= 256 && blockRows <= 256 && cols % blockCols == 0 &&
@@ -1334,7 +1574,7 @@ napi_value Init(napi_env env, napi_value exports) {
   const char* path = "none";
 #if defined(SHARDPRESS_VECTOR_BLOCKS)
   const VectorScan* vs = vectorScanFor(128);
-  path = vs == &kAvx512 ? "avx512" : vs == &kAvx2 ? "avx2" : "none";
+  path = vs == &kAvx512Vnni ? "avx512vnni" : vs == &kAvx512 ? "avx512" : vs == &kAvx2 ? "avx2" : "none";
 #endif
   napi_value pathValue;
   napi_create_string_utf8(env, path, NAPI_AUTO_LENGTH, &pathValue);

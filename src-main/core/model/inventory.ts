@@ -218,98 +218,22 @@ async function inventoryOf(model: ModelInfo, opts: InventoryOptions): Promise<In
   }
 
   if (opts.stats) {
-    const planned: Planned[] = []
-    // Samples stay in memory with the inventory: a whole-model budget keeps a 90,000-tensor model (DeepSeek-V3)
-    // from holding gigabytes of them; small models keep the full SAMPLE_SIZE per tensor.
-    const withStats = model.tensors.filter((t) => isNumericDtype(t.dtype) && t.elementCount > 0).length
-    const sampleSize = Math.min(SAMPLE_SIZE, Math.max(256, Math.floor(SAMPLE_BUDGET / Math.max(1, withStats))))
-    for (const t of model.tensors) {
-      if (!isNumericDtype(t.dtype) || t.elementCount === 0) continue
-      const blocks = await findBlockScales(model, t)
-      if (blocks) rows[t.index]!.scaleTensor = `${t.name}_scale_inv`
-      planned.push({
-        tensor: t,
-        jobs: jobsFor(t, blocks, taskBytes, sampleSize),
-        parts: [],
-        ...(blocks ? { blocks } : {}),
-      })
-    }
-    const bytesTotal = planned.reduce((a, p) => a + p.tensor.bytes, 0)
-    const progress = throttleProgress(opts.onProgress)
-    let bytesDone = 0
-    let tensorsDone = 0
-    const emit = (current?: string) =>
-      progress({ phase: 'inventory', bytesDone, bytesTotal, tensorsDone, tensorsTotal: planned.length, current })
-    const finishPart = (p: Planned, part: PartialStats) => {
-      p.parts.push(part)
-      if (p.parts.length === p.jobs.length) {
-        rows[p.tensor.index]!.stats = finishStats(
-          p.tensor.dtype as NumericDtype,
-          p.tensor.elementCount,
-          p.parts,
-          p.blocks,
-        )
-        p.parts = []
-        tensorsDone++
-        emit(p.tensor.shard)
-      }
-    }
-    const { tasks, owner } = planTasks(planned, taskBytes, readBytes)
-    emit()
     const workers = opts.workers ?? defaultWorkerCount()
-    if (opts.signal?.aborted) throw new CancelledError()
-    if (workers === 0 || tasks.length <= 1) {
-      const reader = new PieceReader(MB)
-      try {
-        for (let i = 0; i < tasks.length; i++) {
-          if (opts.signal?.aborted) throw new CancelledError()
-          const task = tasks[i]!
-          task.jobs.forEach((job, j) => {
-            finishPart(
-              owner[i]![j]!,
-              withContext(job, () =>
-                runStatsJob(job, reader, readBytes, (n) => {
-                  bytesDone += n
-                }),
-              ),
-            )
-          })
-          emit(task.jobs[task.jobs.length - 1]?.path)
-        }
-      } finally {
-        reader.closeAll()
-      }
-    } else {
-      const pool = new WorkerPool<StatsTask, PartialStats[]>(
-        siblingWorkerUrl(import.meta.url, 'stats-worker'),
-        Math.min(workers, tasks.length),
-      )
-      const onAbort = () => void pool.close()
-      opts.signal?.addEventListener('abort', onAbort, { once: true })
-      try {
-        await Promise.all(
-          tasks.map((task, i) =>
-            pool
-              .run(task, [], (n) => {
-                bytesDone += n
-                emit()
-              })
-              .then((results) => {
-                unpackFromWire(results).forEach((r, j) => {
-                  finishPart(owner[i]![j]!, r)
-                })
-              }),
-          ),
-        )
-      } catch (err) {
-        if (opts.signal?.aborted) throw new CancelledError()
-        throw err
-      } finally {
-        opts.signal?.removeEventListener('abort', onAbort)
-        await pool.close()
-      }
+    // The workers start before the plan is made (it reads every weight's block scales), so that they boot
+    // meanwhile; a model too small for two tasks is done in this thread.
+    const statBytes = model.tensors.reduce((a, t) => (isNumericDtype(t.dtype) ? a + t.bytes : a), 0)
+    const pool =
+      workers > 0 && statBytes > taskBytes
+        ? new WorkerPool<StatsTask, PartialStats[]>(
+            siblingWorkerUrl(import.meta.url, 'stats-worker'),
+            Math.min(workers, Math.ceil(statBytes / taskBytes)),
+          )
+        : undefined
+    try {
+      await statsOf(model, opts, rows, readBytes, taskBytes, pool)
+    } finally {
+      await pool?.close()
     }
-    emit()
   }
 
   return {
@@ -329,6 +253,103 @@ async function inventoryOf(model: ModelInfo, opts: InventoryOptions): Promise<In
     byShard,
     hasStats: !!opts.stats,
   }
+}
+
+/** Statistics of every numeric tensor into `rows`, in `pool` or (without one) in this thread. */
+async function statsOf(
+  model: ModelInfo,
+  opts: InventoryOptions,
+  rows: InventoryTensor[],
+  readBytes: number,
+  taskBytes: number,
+  pool: WorkerPool<StatsTask, PartialStats[]> | undefined,
+): Promise<void> {
+  const planned: Planned[] = []
+  // Samples stay in memory with the inventory: a whole-model budget keeps a 90,000-tensor model (DeepSeek-V3)
+  // from holding gigabytes of them; small models keep the full SAMPLE_SIZE per tensor.
+  const withStats = model.tensors.filter((t) => isNumericDtype(t.dtype) && t.elementCount > 0).length
+  const sampleSize = Math.min(SAMPLE_SIZE, Math.max(256, Math.floor(SAMPLE_BUDGET / Math.max(1, withStats))))
+  for (const t of model.tensors) {
+    if (!isNumericDtype(t.dtype) || t.elementCount === 0) continue
+    const blocks = await findBlockScales(model, t)
+    if (blocks) rows[t.index]!.scaleTensor = `${t.name}_scale_inv`
+    planned.push({
+      tensor: t,
+      jobs: jobsFor(t, blocks, taskBytes, sampleSize),
+      parts: [],
+      ...(blocks ? { blocks } : {}),
+    })
+  }
+  const bytesTotal = planned.reduce((a, p) => a + p.tensor.bytes, 0)
+  const progress = throttleProgress(opts.onProgress)
+  let bytesDone = 0
+  let tensorsDone = 0
+  const emit = (current?: string) =>
+    progress({ phase: 'inventory', bytesDone, bytesTotal, tensorsDone, tensorsTotal: planned.length, current })
+  const finishPart = (p: Planned, part: PartialStats) => {
+    p.parts.push(part)
+    if (p.parts.length === p.jobs.length) {
+      rows[p.tensor.index]!.stats = finishStats(
+        p.tensor.dtype as NumericDtype,
+        p.tensor.elementCount,
+        p.parts,
+        p.blocks,
+      )
+      p.parts = []
+      tensorsDone++
+      emit(p.tensor.shard)
+    }
+  }
+  const { tasks, owner } = planTasks(planned, taskBytes, readBytes)
+  emit()
+  if (opts.signal?.aborted) throw new CancelledError()
+  if (!pool) {
+    const reader = new PieceReader(MB)
+    try {
+      for (let i = 0; i < tasks.length; i++) {
+        if (opts.signal?.aborted) throw new CancelledError()
+        const task = tasks[i]!
+        task.jobs.forEach((job, j) => {
+          finishPart(
+            owner[i]![j]!,
+            withContext(job, () =>
+              runStatsJob(job, reader, readBytes, (n) => {
+                bytesDone += n
+              }),
+            ),
+          )
+        })
+        emit(task.jobs[task.jobs.length - 1]?.path)
+      }
+    } finally {
+      reader.closeAll()
+    }
+  } else {
+    const onAbort = () => void pool.close()
+    opts.signal?.addEventListener('abort', onAbort, { once: true })
+    try {
+      await Promise.all(
+        tasks.map((task, i) =>
+          pool
+            .run(task, [], (n) => {
+              bytesDone += n
+              emit()
+            })
+            .then((results) => {
+              unpackFromWire(results).forEach((r, j) => {
+                finishPart(owner[i]![j]!, r)
+              })
+            }),
+        ),
+      )
+    } catch (err) {
+      if (opts.signal?.aborted) throw new CancelledError()
+      throw err
+    } finally {
+      opts.signal?.removeEventListener('abort', onAbort)
+    }
+  }
+  emit()
 }
 
 function withContext<T>(job: StatsJob, fn: () => T): T {
