@@ -1,5 +1,6 @@
 // C++ test driver for the codec, built with ASan+UBSan by native/tools/ci-native.sh: round trips over dtypes
 // and bounds (bound checked here on decoded values), then truncated and bit-flipped chunks that must fail cleanly.
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -366,6 +367,44 @@ static void crcKnownAnswer() {
   CHECK(crc32(reinterpret_cast<const uint8_t*>(s), 9) == 0xCBF43926u, "CRC-32 check value");
   CHECK(crc32(reinterpret_cast<const uint8_t*>(s) + 4, 5, crc32(reinterpret_cast<const uint8_t*>(s), 4)) == 0xCBF43926u,
         "CRC-32 continued");
+  // Known zlib values past the folding threshold: a million 'a's, and 0..255 repeated to 4096 bytes.
+  std::vector<uint8_t> as(1000000, 'a');
+  CHECK(crc32(as.data(), as.size()) == 0xDC25BFBCu, "CRC-32 of a million 'a' %08x", crc32(as.data(), as.size()));
+  std::vector<uint8_t> ramp(4096);
+  for (size_t i = 0; i < ramp.size(); i++) ramp[i] = uint8_t(i);
+  CHECK(crc32(ramp.data(), ramp.size()) == 0xA2912082u, "CRC-32 of the byte ramp %08x", crc32(ramp.data(), 4096));
+}
+
+// The folded CRC (when this CPU has it) must equal the table CRC for every length, alignment and continuation.
+static void crcFoldingAgrees() {
+  std::mt19937 rng(11);
+  std::vector<uint8_t> buf(3 * 1024 * 1024 + 64);
+  for (auto& b : buf) b = uint8_t(rng());
+  for (size_t align = 0; align < 16; align++)
+    for (size_t n = 0; n <= 300; n++) {
+      const uint8_t* p = buf.data() + align;
+      const uint32_t want = crc32Table(p, n);
+      CHECK(crc32(p, n) == want, "CRC length %zu align %zu", n, align);
+      const size_t cut = n / 3;
+      CHECK(crc32(p + cut, n - cut, crc32(p, cut)) == want, "CRC continued at %zu of %zu", cut, n);
+      CHECK(crc32(p, n, 0x12345678u) == crc32Table(p, n, 0x12345678u), "CRC from a start value, length %zu", n);
+    }
+  for (size_t n : {size_t(1) << 20, (size_t(3) << 20) + 13, size_t(4097), size_t(65536 + 48)}) {
+    const size_t align = n & 7;
+    const uint8_t* p = buf.data() + align;
+    const uint32_t want = crc32Table(p, n);
+    CHECK(crc32(p, n) == want, "CRC of %zu bytes", n);
+    uint32_t c = 0;
+    for (size_t at = 0; at < n;) {
+      const size_t step = std::min<size_t>(n - at, 1 + rng() % 70000);
+      c = crc32(p + at, step, c);
+      at += step;
+    }
+    CHECK(c == want, "CRC of %zu bytes in random pieces", n);
+  }
+#ifdef SP_CRC32_CLMUL
+  std::printf("crc32: folding %s\n", crc32fold::available() ? "used" : "not available (tables)");
+#endif
 }
 
 int main(int argc, char** argv) {
@@ -374,6 +413,7 @@ int main(int argc, char** argv) {
     return 0;
   }
   crcKnownAnswer();
+  crcFoldingAgrees();
   smallFloatConversions();
   fp8Blocks();
   roundTrips();

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "../chunk/chunk.hpp"
+#include "../common/crc32.hpp"
 #include "../measure/measure.hpp"
 #include "../measure/range.hpp"
 
@@ -254,6 +255,33 @@ Napi::Value Range(const Napi::CallbackInfo& info) {
   return o;
 }
 
+// crc32(bytes, previous = 0): zlib's CRC-32 continued over bytes (same values as node:zlib's crc32, folded with
+// carry-less multiplies where the CPU has them), for tensor checksums on the pipeline's hot path.
+Napi::Value Crc32(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const uint8_t* data;
+  size_t len;
+  double prev = 0;
+  if (info.Length() < 1 || !readBytes(info[0], data, len) ||
+      (info.Length() > 1 && !info[1].IsUndefined() && !info[1].IsNumber()))
+    return throwCodec(env, Status::BadParams, "crc32: expected (Uint8Array, previous?)");
+  if (info.Length() > 1 && info[1].IsNumber()) prev = info[1].As<Napi::Number>().DoubleValue();
+  if (!(prev >= 0 && prev <= 4294967295.0) || prev != double(uint32_t(prev)))
+    return throwCodec(env, Status::BadParams, "crc32: previous must be an unsigned 32-bit value");
+  return Napi::Number::New(env, double(sp::crc32(data, len, uint32_t(prev))));
+}
+
+// memoryOffset(bytes): the address of bytes[0] modulo 4096, so that buffers can be laid out for O_DIRECT writes
+// (which need the memory, the file offset and the length block-aligned). The address itself is not exposed.
+Napi::Value MemoryOffset(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const uint8_t* data;
+  size_t len;
+  if (info.Length() < 1 || !readBytes(info[0], data, len))
+    return throwCodec(env, Status::BadParams, "memoryOffset: expected (Uint8Array)");
+  return Napi::Number::New(env, double(reinterpret_cast<uintptr_t>(data) & 4095u));
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("compressChunk", Napi::Function::New(env, Compress, "compressChunk"));
   exports.Set("compressChunkMeasured", Napi::Function::New(env, CompressMeasured, "compressChunkMeasured"));
@@ -261,6 +289,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("decompressChunkInto", Napi::Function::New(env, DecompressInto, "decompressChunkInto"));
   exports.Set("maxCompressedChunkSize", Napi::Function::New(env, MaxSize, "maxCompressedChunkSize"));
   exports.Set("chunkRange", Napi::Function::New(env, Range, "chunkRange"));
+  exports.Set("crc32", Napi::Function::New(env, Crc32, "crc32"));
+  exports.Set("memoryOffset", Napi::Function::New(env, MemoryOffset, "memoryOffset"));
   exports.Set("codecVersion", Napi::Number::New(env, sp::kCodecVersion));
   return exports;
 }

@@ -55,6 +55,8 @@ interface NativeCodec {
   decompressChunkInto(input: Uint8Array, p: NativeParams, elementCount: number, target: Uint8Array): void
   maxCompressedChunkSize(elementCount: number, dtype: number): number
   chunkRange(input: Uint8Array, p: NativeParams): { min: number; max: number; nonFinite: number }
+  crc32(input: Uint8Array, previous?: number): number
+  memoryOffset(input: Uint8Array): number
   codecVersion: number
 }
 
@@ -194,6 +196,27 @@ export function chunkValueRange(
       input,
       toNative({ dtype, mode: 'lossless', eb: 0, rowLength: 1, firstElement, ...(fp8 ? { fp8 } : {}) }),
     )
+  } catch (err) {
+    rethrow(err)
+  }
+}
+
+/**
+ * zlib's CRC-32 of `bytes`, continuing from `previous` (the CRC of the bytes before them): the same values as
+ * node:zlib's crc32, natively and folded with carry-less multiplies where the CPU has them (about 10× faster).
+ */
+export function crc32(bytes: Uint8Array, previous = 0): number {
+  try {
+    return addon().crc32(bytes, previous >>> 0)
+  } catch (err) {
+    rethrow(err)
+  }
+}
+
+/** The address of `bytes[0]` modulo 4096, for laying out buffers that O_DIRECT writes need block-aligned. */
+export function memoryOffset(bytes: Uint8Array): number {
+  try {
+    return addon().memoryOffset(bytes)
   } catch (err) {
     rethrow(err)
   }

@@ -1,7 +1,7 @@
 // Opens a container, checks every structural byte (preamble, header, index, trailer) and hands out verified
 // compressed chunks. Decoding happens elsewhere (in workers); this never returns bytes that failed a checksum.
 import { type FileHandle, open } from 'node:fs/promises'
-import { crc32 } from 'node:zlib'
+import { crc32 } from '../codec'
 import { ContainerError } from './errors'
 import {
   type ContainerIndex,

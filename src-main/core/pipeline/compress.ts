@@ -4,8 +4,7 @@ import { createHash, type Hash } from 'node:crypto'
 import { existsSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs'
 import { rename } from 'node:fs/promises'
 import { basename, join, resolve } from 'node:path'
-import { crc32 } from 'node:zlib'
-import { CODEC_VERSION, maxCompressedChunkSize, resolveBound } from '../codec'
+import { CODEC_VERSION, crc32, maxCompressedChunkSize, resolveBound } from '../codec'
 import type { ChunkCodecParams, CodecDtype, Fp8BlockScales } from '../codec/types'
 import { ContainerError } from '../container/errors'
 import {
@@ -120,6 +119,8 @@ const reviveMetrics = (m: TensorMetrics): TensorMetrics => {
 
 /** Commit journaled work at least this often (bytes written / milliseconds), trading fsyncs for redo on a crash. */
 const SYNC_BYTES = 64 << 20
+/** REL tensors up to this size are read once: the range pass keeps their chunks for compressing (≤ 2× in memory). */
+const RETAIN_BYTES = 64 << 20
 const SYNC_MS = 1000
 
 export async function compressModel(o: CompressJobOptions): Promise<CompressJobOutcome> {
@@ -263,6 +264,8 @@ interface TensorWork {
   startOffset: number
   started: boolean
   violated: boolean
+  /** Chunks the range pass read and kept for compressing (small tensors only), taken by readChunk. */
+  retained?: ({ slot: ChunkSlot; bytes: Uint8Array } | undefined)[]
 }
 
 /** A chunk ready to be written: its compressed bytes (in its slot) and what the worker measured. */
@@ -643,17 +646,22 @@ class CompressJob {
   private async range(shard: SafetensorsFile, w: TensorWork): Promise<{ min: number; max: number }> {
     let min = Number.POSITIVE_INFINITY
     let max = Number.NEGATIVE_INFINITY
+    // A small tensor's chunks stay in their slots for the compress pass instead of being read a second time (the
+    // kernel's copy of every byte read is a large part of the job's CPU beside the codec).
+    const keep = w.info.byteLength <= RETAIN_BYTES
+    if (keep) w.retained = []
     const inflight: { result: Promise<StatsResult>; slot: ChunkSlot }[] = []
     const take = async () => {
       const { result, slot } = inflight.shift()!
       const r = await result
-      this.slots.give(slot)
+      if (!keep) this.slots.give(slot)
       if (r.range.min < min) min = r.range.min
       if (r.range.max > max) max = r.range.max
     }
     for (let i = 0; i < w.chunkCount; i++) {
       this.checkCancel()
-      const { slot, bytes } = await this.readChunk(shard, w, i, false)
+      const { slot, bytes } = await this.readChunk(shard, w, i, keep)
+      if (keep) w.retained![i] = { slot, bytes }
       const p = this.pool.run({
         kind: 'stats',
         bytes,
@@ -676,6 +684,11 @@ class CompressJob {
     i: number,
     compressing: boolean,
   ): Promise<{ slot: ChunkSlot; bytes: Uint8Array }> {
+    const kept = compressing ? w.retained?.[i] : undefined
+    if (kept) {
+      w.retained![i] = undefined
+      return kept
+    }
     const elemBytes = w.info.elementCount > 0 ? w.info.byteLength / w.info.elementCount : 0
     const first = i * w.chunkElements
     const count = Math.min(w.chunkElements, w.info.elementCount - first)

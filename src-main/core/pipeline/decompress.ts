@@ -5,17 +5,17 @@ import { createHash, type Hash } from 'node:crypto'
 import { existsSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs'
 import { rename } from 'node:fs/promises'
 import { basename, join, resolve } from 'node:path'
-import { crc32 } from 'node:zlib'
+import { crc32 } from '../codec'
 import type { ChunkCodecParams, CodecDtype, Fp8BlockScales } from '../codec/types'
 import { ContainerError } from '../container/errors'
 import type { TensorRecord } from '../container/format'
 import { ContainerReader } from '../container/reader'
-import { ContainerWriter } from '../container/writer'
 import { ShardedSafetensors } from '../safetensors'
 import { CancelledError } from '../util/workers'
 import { commitPartial, copyFileAtomic, findPartial, partialName, removeStalePartials, writeFileAtomic } from './atomic'
 import type { JobProgress } from './compress'
 import { type CompressedModel, JOB_DIR_NAME, readDescriptor } from './compressed-model'
+import { DIRECT_BLOCK, DirectWriter } from './direct-writer'
 import { BackgroundCommit, Journal } from './journal'
 import { type ChunkSlot, ChunkSlots, createPipelinePool, type PipelinePool } from './pool'
 import type { DecompressResult } from './tasks'
@@ -168,6 +168,9 @@ function problemOf(err: unknown, file: string): DecodeReport['problems'][number]
 interface TensorDecode {
   t: TensorRecord
   writing: boolean
+  /** Where the tensor goes when writing: its decoded chunks are placed for the writer's O_DIRECT blocks. */
+  writer?: DirectWriter
+  fileStart?: number
   againstOriginal: boolean
   orig: { readInto: (target: Uint8Array, start: number) => Promise<Uint8Array> } | undefined
   fp8: Fp8BlockScales | undefined
@@ -255,16 +258,16 @@ class DecodeJob {
     if (done.some((e, i) => e.tensor !== r.tensors[i]?.name)) done = []
     const own = partialName(finalPath)
     const leftover = await findPartial(finalPath)
-    let writer: ContainerWriter
+    let writer: DirectWriter
     if (done.length > 0 && leftover && statSync(leftover).size >= done[done.length - 1]!.end!) {
       if (leftover !== own) await rename(leftover, own)
       await removeStalePartials(finalPath, own)
-      writer = await ContainerWriter.reopen(own, done[done.length - 1]!.end!)
+      writer = await DirectWriter.reopen(own, done[done.length - 1]!.end!)
     } else {
       done = []
       await removeStalePartials(finalPath)
       rmSync(journalPath, { force: true })
-      writer = await ContainerWriter.reopenEmpty(own)
+      writer = await DirectWriter.create(own)
       const len = Buffer.alloc(8)
       len.writeBigUInt64LE(BigInt(r.headerJson.length))
       await writer.append(len)
@@ -315,7 +318,7 @@ class DecodeJob {
     r: ContainerReader,
     file: string,
     list: TensorRecord[],
-    out: { writer: ContainerWriter; dataStart: number } | undefined,
+    out: { writer: DirectWriter; dataStart: number } | undefined,
     onTensor: (check: TensorCheck, t: TensorRecord) => Promise<void>,
   ): Promise<void> {
     const window = this.pool.size * 2 + 1
@@ -339,7 +342,7 @@ class DecodeJob {
     }
     for (const t of list) {
       this.checkCancel()
-      const st = await this.startTensor(r, t, out !== undefined)
+      const st = await this.startTensor(r, t, out)
       if (t.chunks.length === 0) queue.push({ st, index: -1, result: Promise.resolve({ ms: 0 }) })
       for (let i = 0; i < t.chunks.length; i++) {
         this.checkCancel()
@@ -352,11 +355,16 @@ class DecodeJob {
     while (queue.length > 0) await drainOne()
   }
 
-  private async startTensor(r: ContainerReader, t: TensorRecord, writing: boolean): Promise<TensorDecode> {
+  private async startTensor(
+    r: ContainerReader,
+    t: TensorRecord,
+    out: { writer: DirectWriter; dataStart: number } | undefined,
+  ): Promise<TensorDecode> {
     const againstOriginal = t.method === 'abs' && this.original !== undefined
     return {
       t,
-      writing,
+      writing: out !== undefined,
+      ...(out ? { writer: out.writer, fileStart: out.dataStart + t.begin } : {}),
       againstOriginal,
       orig: againstOriginal ? this.originalTensor(t, r.path) : undefined,
       fp8: t.method === 'abs' && t.fp8 ? await this.scalesFor(t, r.path) : undefined,
@@ -374,7 +382,12 @@ class DecodeJob {
     const decodedBytes = c.elementCount * elemBytes
     const keep = st.writing || t.method !== 'abs'
     const codec = t.method !== 'stored' && isCodecDtype(t.dtype)
-    const slot = this.slots.take(c.length, codec && keep ? decodedBytes : 0, codec && orig ? decodedBytes : 0)
+    // Room to shift the decoded bytes so that their file blocks start on memory blocks (see DirectWriter).
+    const slot = this.slots.take(
+      c.length,
+      codec && keep ? decodedBytes + DIRECT_BLOCK : 0,
+      codec && orig ? decodedBytes : 0,
+    )
     const compressed = await r.readChunkInto(t, i, slot.input)
     this.bytesDone += decodedBytes
     if (!codec) {
@@ -393,7 +406,8 @@ class DecodeJob {
     const original = orig
       ? await orig.readInto(slot.reference.subarray(0, decodedBytes), c.firstElement * elemBytes)
       : undefined
-    const target = keep ? slot.output.subarray(0, decodedBytes) : undefined
+    const at = st.writer ? st.writer.alignedOffset(slot.output, st.fileStart! + c.firstElement * elemBytes) : 0
+    const target = keep ? slot.output.subarray(at, at + decodedBytes) : undefined
     // Shared slots travel as views (nothing moved or cloned); the decoded bytes are read back from the slot.
     const done = (await this.pool.run({
       kind: 'decompress',

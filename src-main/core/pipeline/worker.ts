@@ -1,8 +1,7 @@
 // Worker thread of the pipeline: runs the synchronous codec on one chunk at a time and measures errors, so the
 // main thread only reads, writes and schedules.
 import { parentPort } from 'node:worker_threads'
-import { crc32 } from 'node:zlib'
-import { chunkValueRange, compressChunkMeasuredInto, decompressChunk, decompressChunkInto } from '../codec'
+import { chunkValueRange, compressChunkMeasuredInto, crc32, decompressChunk, decompressChunkInto } from '../codec'
 import { errorReply } from '../util/workers'
 import type { CompressResult, CompressTask, DecompressResult, PipelineResult, PipelineTask, StatsResult } from './tasks'
 import { compareChunk, DTYPE_BYTES, sameErrorSums } from './values'

@@ -1,0 +1,56 @@
+// The native CRC-32 (folded with carry-less multiplies where the CPU has them) against node:zlib's, which wrote
+// every checksum already in containers: same values for every length, offset, continuation and kind of buffer.
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import { crc32 as zlibCrc32 } from 'node:zlib'
+import { crc32, memoryOffset } from '../../src-main/core/codec/index'
+
+function noise(n: number, seed: number): Uint8Array {
+  const b = new Uint8Array(n)
+  let s = seed >>> 0
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0
+    b[i] = s >>> 24
+  }
+  return b
+}
+
+test('known CRC-32 values', () => {
+  assert.equal(crc32(new TextEncoder().encode('123456789')), 0xcbf43926)
+  assert.equal(crc32(new Uint8Array(0)), 0)
+  assert.equal(crc32(new Uint8Array(1_000_000).fill(0x61)), 0xdc25bfbc)
+})
+
+test('crc32 equals zlib for lengths 0..300 at every offset mod 16, and continued', () => {
+  const b = noise(400, 1)
+  for (let off = 0; off < 16; off++)
+    for (let n = 0; n <= 300; n++) {
+      const v = b.subarray(off, off + n)
+      const want = zlibCrc32(v)
+      assert.equal(crc32(v), want, `length ${n} offset ${off}`)
+      const cut = n >> 1
+      assert.equal(crc32(v.subarray(cut), crc32(v.subarray(0, cut))), want, `continued at ${cut} of ${n}`)
+    }
+})
+
+test('crc32 equals zlib on megabytes, in pieces, and on shared memory', () => {
+  const big = noise((3 << 20) + 77, 2)
+  assert.equal(crc32(big), zlibCrc32(big))
+  let c = 0
+  for (let at = 0, step = 1; at < big.length; at += step, step = (step * 7 + 13) % 90_001) {
+    c = crc32(big.subarray(at, at + step), c)
+  }
+  assert.equal(c, zlibCrc32(big))
+  const shared = new Uint8Array(new SharedArrayBuffer(1 << 20))
+  shared.set(big.subarray(0, shared.length))
+  assert.equal(crc32(shared.subarray(3)), zlibCrc32(big.subarray(3, shared.length)))
+  assert.equal(crc32(Buffer.from(big.subarray(0, 5000)), 0xffffffff), zlibCrc32(big.subarray(0, 5000), 0xffffffff))
+})
+
+test('memoryOffset is the address modulo 4096: views move it by their byte offset', () => {
+  const b = new Uint8Array(new SharedArrayBuffer(1 << 16))
+  const o = memoryOffset(b)
+  assert.ok(o >= 0 && o < 4096)
+  assert.equal(memoryOffset(b.subarray(100)), (o + 100) % 4096)
+  assert.equal(memoryOffset(b.subarray(5000)), (o + 5000) % 4096)
+})
