@@ -13,7 +13,7 @@ import {
 } from '../../src-main/core/codec/index'
 import { compareChunk, sameErrorSums } from '../../src-main/core/pipeline/values'
 import { WIDTH } from './checker'
-import { encodeValues, FP8_TABLES, type Pattern, patternTensor, patternValues } from './fixtures'
+import { encodeValues, FP8_TABLES, type Pattern, patternTensor, patternValues, quantizedLayout, rng } from './fixtures'
 
 /** The same bytes at an odd byteOffset. */
 function unaligned(bytes: Uint8Array): Uint8Array {
@@ -145,4 +145,51 @@ test('measured FP8 with block scales: partial blocks, chunks starting mid block 
       }
     }
   }
+})
+
+test('measured 16-bit chunks large enough for code counts: escapes, specials, predictor, lossless fallback', () => {
+  // Chunks of 40,000+ elements take their sums from per-code counts (native/src/measure/codes.hpp).
+  const n = 48000
+  const cols = 400
+  const predicted: number[] = []
+  for (const dtype of ['BF16', 'F16'] as const) {
+    const weights = patternValues('weights', n, 21, 1)
+    // Escapes, NaN, ±Inf and −0 scattered over many 8192-element blocks.
+    const specials = weights.slice()
+    for (let i = 0; i < n; i += 997) specials[i] = [Number.NaN, Number.POSITIVE_INFINITY, -0, 0, -1e30][(i / 997) % 5]!
+    // Embedding-like rows: a per-column offset far above the noise, so the column-offset predictor pays.
+    const r = rng(4)
+    const offsets = Array.from({ length: cols }, () => (r() - 0.5) * 2)
+    const embedding = weights.map((w, i) => offsets[i % cols]! + w * 0.01)
+    // Larger offsets, every 101st element of the opposite sign: residuals beyond the alphabet, which the predictor
+    // turns into exact escapes (F16 at eb 2e-3 takes Lorenzo 2D with ~250 of them).
+    const flipped = weights.map((w, i) => (i % 101 === 0 ? -8 : 8) * offsets[i % cols]! + w * 0.08)
+    // All ≥ 0, NaN in every 8192-element block, +0 before −0: compareChunk takes such blocks value by value, whose
+    // range keeps the first zero (+0), where per-code counts would say −0; the element pass must answer.
+    const nonNegative = weights.map((w, i) => [0, Number.NaN, -0][i % 8192] ?? Math.abs(w))
+    for (const [label, values] of [
+      ['weights', weights],
+      ['specials', specials],
+      ['embedding', embedding],
+      ['flipped', flipped],
+      ['nonNegative', nonNegative],
+    ] as const) {
+      const input = encodeValues(dtype, values)
+      for (const eb of [1e-4, 2e-3, 3e-2]) {
+        const p: ChunkCodecParams = { dtype, mode: 'abs', eb, rowLength: cols, firstElement: 0 }
+        const name = `${dtype} ${label} eb=${eb}`
+        const sums = check(input, p, eb, name)
+        check(input, p, eb / 3, `${name} tighter check`)
+        check(unaligned(input), p, eb, `${name} unaligned`)
+        assert.equal(sums.count, n)
+        const layout = quantizedLayout(compressChunk(input, p))
+        if (layout && layout.predictor !== 0) predicted.push(layout.escapes)
+      }
+      // Below half an ulp the quantized chunk is no smaller: lossless fallback, all errors zero.
+      const p: ChunkCodecParams = { dtype, mode: 'abs', eb: 1e-9, rowLength: cols, firstElement: 0 }
+      const s = check(input, p, 1e-9, `${dtype} ${label} lossless fallback`)
+      assert.ok(s.sumAbs === 0 && s.over === 0 && s.maxAbs === 0)
+    }
+  }
+  assert.ok(predicted.length > 0, 'no chunk took a predictor')
 })

@@ -12,6 +12,7 @@
 #include "../entropy/context.hpp"
 #include "../entropy/rans.hpp"
 #include "../lossless/planes.hpp"
+#include "../measure/codes.hpp"
 #include "../measure/measure.hpp"
 #include "../outliers/special.hpp"
 #include "../predictor/predictor.hpp"
@@ -135,6 +136,12 @@ struct EncodeScratch {
   std::vector<uint32_t> hist;
   std::vector<uint8_t> stream;  // the symbol stream before it is copied behind its length
   std::vector<uint8_t> ctx;     // per-element block class, with block contexts
+  // Measured 16-bit chunks: how many elements hold each code (codes[0..65536)), the memo table mapping a code to
+  // its reconstruction (null when the codes were not counted), and the codes of elements the predictor turned
+  // into exact escapes.
+  std::vector<uint32_t> codes;
+  const uint32_t* codeMemo = nullptr;
+  std::vector<uint16_t> exactCodes;
 };
 EncodeScratch& encodeScratch() {
   static thread_local EncodeScratch s;
@@ -149,8 +156,13 @@ void fit(V& v, size_t n) {
   if (v.size() < n) v.resize(n);
 }
 
+// Code counts (countCodes, for measuring) cost one table of 65,536 counts to clear and fold, so they are taken for
+// chunks of at least this many elements; smaller ones are measured by the element pass.
+constexpr uint64_t kCountCodesMin = 1u << 15;
+
 template <class T, bool kScaled>
-uint32_t encodeQuantized(const uint8_t* in, uint64_t n, const ChunkParams& p, std::vector<uint8_t>& out) {
+uint32_t encodeQuantized(const uint8_t* in, uint64_t n, const ChunkParams& p, bool countCodes,
+                         std::vector<uint8_t>& out) {
   using Bits = typename T::Bits;
   constexpr unsigned B = sizeof(Bits);
   constexpr uint16_t kEsc = kMaxSymbols - 1;  // provisional escape symbol; becomes A − 1 below
@@ -181,21 +193,47 @@ uint32_t encodeQuantized(const uint8_t* in, uint64_t n, const ChunkParams& p, st
     // 16-bit dtypes have at most 65,536 distinct values: each is quantized once per (dtype, bound) and thread,
     // and the result (reconstruction << 16 | symbol) is kept for later chunks.
     uint32_t* memo = memoFor<T>(p.eb);
-    uint32_t* h = hist4.data();
-    auto one = [&](uint64_t i, size_t way) {
-      const Bits b = loadLE<Bits>(in + i * B);
-      uint32_t e = memo[b];
-      if (__builtin_expect(e == kMemoUnknown, 0)) e = memo[b] = quantizeGrid<T>(b, p.eb);
-      const uint16_t z = uint16_t(e);
-      sym[i] = z;
-      storeLE<Bits>(rec + i * B, Bits(e >> 16));
-      h[way * kHistStride + z]++;
-    };
-    uint64_t i = 0;
-    if (histWays == 4)
-      for (; i + 4 <= n; i += 4)
-        for (size_t k = 0; k < 4; k++) one(i + k, k);
-    for (; i < n; i++) one(i, 0);
+    if (countCodes) {
+      // Codes counted instead of symbols (the same one increment per element): the symbol counts follow from
+      // them, and so do the error sums (measure/codes.hpp). Tables 256 KB + 128 bytes apart (4K aliasing).
+      constexpr size_t kCodeStride = 65536 + 32;
+      sc.codes.assign(histWays * kCodeStride, 0);
+      uint32_t* h = sc.codes.data();
+      auto one = [&](uint64_t i, size_t way) {
+        const Bits b = loadLE<Bits>(in + i * B);
+        uint32_t e = memo[b];
+        if (__builtin_expect(e == kMemoUnknown, 0)) e = memo[b] = quantizeGrid<T>(b, p.eb);
+        sym[i] = uint16_t(e);
+        storeLE<Bits>(rec + i * B, Bits(e >> 16));
+        h[way * kCodeStride + b]++;
+      };
+      uint64_t i = 0;
+      if (histWays == 4)
+        for (; i + 4 <= n; i += 4)
+          for (size_t k = 0; k < 4; k++) one(i + k, k);
+      for (; i < n; i++) one(i, 0);
+      for (size_t k = 1; k < histWays; k++)
+        for (uint32_t c = 0; c < 65536; c++) h[c] += h[k * kCodeStride + c];
+      for (uint32_t c = 0; c < 65536; c++)
+        if (h[c]) hist4[uint16_t(memo[c])] += h[c];
+      sc.codeMemo = memo;
+    } else {
+      uint32_t* h = hist4.data();
+      auto one = [&](uint64_t i, size_t way) {
+        const Bits b = loadLE<Bits>(in + i * B);
+        uint32_t e = memo[b];
+        if (__builtin_expect(e == kMemoUnknown, 0)) e = memo[b] = quantizeGrid<T>(b, p.eb);
+        const uint16_t z = uint16_t(e);
+        sym[i] = z;
+        storeLE<Bits>(rec + i * B, Bits(e >> 16));
+        h[way * kHistStride + z]++;
+      };
+      uint64_t i = 0;
+      if (histWays == 4)
+        for (; i + 4 <= n; i += 4)
+          for (size_t k = 0; k < 4; k++) one(i + k, k);
+      for (; i < n; i++) one(i, 0);
+    }
     counted = true;
   } else {
     for (uint64_t i = 0; i < n; i++) {
@@ -234,6 +272,9 @@ uint32_t encodeQuantized(const uint8_t* in, uint64_t n, const ChunkParams& p, st
         sym[i] = kEsc;
         q[i] = 0;
         std::memcpy(rec + i * B, in + i * B, B);
+        if constexpr (kUsesGrid<T>) {
+          if (sc.codeMemo) sc.exactCodes.push_back(loadLE<Bits>(in + i * B));
+        }
       }
     }
   }
@@ -558,11 +599,12 @@ Status decodeQuantized(ByteReader& r, uint64_t n, const ChunkParams& p, uint8_t 
 
 // Block scales exist for the FP8 dtypes only (checkParams).
 template <class T>
-uint32_t encodeQuantizedFor(const uint8_t* in, uint64_t n, const ChunkParams& p, std::vector<uint8_t>& out) {
+uint32_t encodeQuantizedFor(const uint8_t* in, uint64_t n, const ChunkParams& p, bool countCodes,
+                            std::vector<uint8_t>& out) {
   if constexpr (sizeof(typename T::Bits) == 1) {
-    if (p.fp8) return encodeQuantized<T, true>(in, n, p, out);
+    if (p.fp8) return encodeQuantized<T, true>(in, n, p, countCodes, out);
   }
-  return encodeQuantized<T, false>(in, n, p, out);
+  return encodeQuantized<T, false>(in, n, p, countCodes, out);
 }
 template <class T>
 Status decodeQuantizedFor(ByteReader& r, uint64_t n, const ChunkParams& p, uint8_t version, uint8_t* out) {
@@ -572,14 +614,15 @@ Status decodeQuantizedFor(ByteReader& r, uint64_t n, const ChunkParams& p, uint8
   return decodeQuantized<T, false>(r, n, p, version, out);
 }
 
-uint32_t encodeQuantizedAny(const uint8_t* in, uint64_t n, const ChunkParams& p, std::vector<uint8_t>& out) {
+uint32_t encodeQuantizedAny(const uint8_t* in, uint64_t n, const ChunkParams& p, bool countCodes,
+                            std::vector<uint8_t>& out) {
   switch (p.dtype) {
-    case Dtype::BF16: return encodeQuantizedFor<Bf16T>(in, n, p, out);
-    case Dtype::F16: return encodeQuantizedFor<F16T>(in, n, p, out);
-    case Dtype::F32: return encodeQuantizedFor<F32T>(in, n, p, out);
-    case Dtype::F64: return encodeQuantizedFor<F64T>(in, n, p, out);
-    case Dtype::F8_E4M3: return encodeQuantizedFor<E4m3T>(in, n, p, out);
-    case Dtype::F8_E5M2: return encodeQuantizedFor<E5m2T>(in, n, p, out);
+    case Dtype::BF16: return encodeQuantizedFor<Bf16T>(in, n, p, countCodes, out);
+    case Dtype::F16: return encodeQuantizedFor<F16T>(in, n, p, countCodes, out);
+    case Dtype::F32: return encodeQuantizedFor<F32T>(in, n, p, countCodes, out);
+    case Dtype::F64: return encodeQuantizedFor<F64T>(in, n, p, countCodes, out);
+    case Dtype::F8_E4M3: return encodeQuantizedFor<E4m3T>(in, n, p, countCodes, out);
+    case Dtype::F8_E5M2: return encodeQuantizedFor<E5m2T>(in, n, p, countCodes, out);
   }
   return 0;
 }
@@ -620,9 +663,10 @@ Status checkParams(const ChunkParams& p, uint64_t n) {
 namespace {
 
 // The whole encoder; decoded is set to the bytes the decoder will reproduce (the input, or the quantized path's
-// reconstruction in per-thread scratch, valid until the scratch is released).
-Status encodeChunkImpl(const uint8_t* in, uint64_t n, const ChunkParams& p, std::vector<uint8_t>& out,
-                       const uint8_t*& decoded) {
+// reconstruction in per-thread scratch, valid until the scratch is released). countCodes asks the 16-bit grid
+// path for its code counts (EncodeScratch::codes, codeMemo set when taken).
+Status encodeChunkImpl(const uint8_t* in, uint64_t n, const ChunkParams& p, bool countCodes,
+                       std::vector<uint8_t>& out, const uint8_t*& decoded) {
   const Status ps = checkParams(p, n);
   if (ps != Status::Ok) return ps;
   const unsigned B = dtypeBytes(p.dtype);
@@ -632,7 +676,7 @@ Status encodeChunkImpl(const uint8_t* in, uint64_t n, const ChunkParams& p, std:
   Method method = kRaw;
   uint32_t sum = 0;
   if (n > 0 && !p.lossless) {
-    sum = encodeQuantizedAny(in, n, p, out);
+    sum = encodeQuantizedAny(in, n, p, countCodes, out);
     method = kQuantized;
     // Near or below half a dtype ulp the lossy path gains nothing: keep the lossless coding if smaller.
     if (out.size() - kChunkHeaderBytes > rawBytes * 6 / 10) {
@@ -673,7 +717,7 @@ void releaseLargeScratch(uint64_t n) {
 
 Status encodeChunk(const uint8_t* in, uint64_t n, const ChunkParams& p, std::vector<uint8_t>& out) {
   const uint8_t* decoded = nullptr;
-  const Status s = encodeChunkImpl(in, n, p, out, decoded);
+  const Status s = encodeChunkImpl(in, n, p, false, out, decoded);
   releaseLargeScratch(n);
   return s;
 }
@@ -681,11 +725,36 @@ Status encodeChunk(const uint8_t* in, uint64_t n, const ChunkParams& p, std::vec
 Status encodeChunkMeasured(const uint8_t* in, uint64_t n, const ChunkParams& p, double checkEb,
                            std::vector<uint8_t>& out, uint32_t& decodedCrc, measure::ErrorSums& sums) {
   const uint8_t* decoded = nullptr;
-  const Status s = encodeChunkImpl(in, n, p, out, decoded);
+  EncodeScratch& sc = encodeScratch();
+  sc.codeMemo = nullptr;
+  sc.exactCodes.clear();
+  const Status s = encodeChunkImpl(in, n, p, n >= kCountCodesMin, out, decoded);
   if (s == Status::Ok) {
     const uint64_t bytes = n * dtypeBytes(p.dtype);
     decodedCrc = crc32(decoded, bytes);
-    sums = measure::compareChunk(in, decoded, n, p.dtype, checkEb, p.firstElement, p.fp8);
+    bool measured = false;
+    if (sc.codeMemo) {
+      // The reconstruction is a function of the code, except the predictor's exact escapes, and everything when
+      // the chunk fell back to lossless or raw coding (decoded is then the input).
+      const uint32_t* counts = sc.codes.data();
+      const uint32_t* memo = sc.codeMemo;
+      const bool exact = decoded == in;
+      std::vector<uint16_t>& ex = sc.exactCodes;
+      std::sort(ex.begin(), ex.end());
+      size_t at = 0;
+      measured = measure::sumsFromCodes16(
+          counts, p.dtype, checkEb, [&](uint16_t c) { return uint16_t(memo[c] >> 16); },
+          [&](uint16_t c) -> uint32_t {
+            if (exact) return counts[c];
+            while (at < ex.size() && ex[at] < c) at++;
+            uint32_t k = 0;
+            for (; at < ex.size() && ex[at] == c; at++) k++;
+            return k;
+          },
+          sums);
+      sc.codeMemo = nullptr;
+    }
+    if (!measured) sums = measure::compareChunk(in, decoded, n, p.dtype, checkEb, p.firstElement, p.fp8);
   }
   releaseLargeScratch(n);
   return s;
