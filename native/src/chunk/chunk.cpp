@@ -142,6 +142,9 @@ struct EncodeScratch {
   std::vector<uint32_t> codes;
   const uint32_t* codeMemo = nullptr;
   std::vector<uint16_t> exactCodes;
+  // Measured block-scaled FP8 chunks: sums folded by the symbol pass (valid when fp8Counted).
+  measure::CodeSums fp8Sums{0.0};
+  bool fp8Counted = false;
 };
 EncodeScratch& encodeScratch() {
   static thread_local EncodeScratch s;
@@ -157,8 +160,10 @@ void fit(V& v, size_t n) {
 }
 
 // Code counts (countCodes, for measuring) cost one table of 65,536 counts to clear and fold, so they are taken for
-// chunks of at least this many elements; smaller ones are measured by the element pass.
+// 16-bit chunks of at least this many elements; smaller ones are measured by the element pass. Block-scaled FP8
+// folds 256 counts per block: blocks of at least kCountBlockMin elements.
 constexpr uint64_t kCountCodesMin = 1u << 15;
+constexpr uint64_t kCountBlockMin = 1024;
 
 template <class T, bool kScaled>
 uint32_t encodeQuantized(const uint8_t* in, uint64_t n, const ChunkParams& p, bool countCodes,
@@ -187,13 +192,16 @@ uint32_t encodeQuantized(const uint8_t* in, uint64_t n, const ChunkParams& p, bo
   if constexpr (kScaled) {
     if (p.fp8Linear)
       fp8::encodeSymbolsLinear<T>(in, n, p, kEsc, sym, rec);
-    else
+    else if (countCodes && p.fp8->blockRows * p.fp8->blockCols >= kCountBlockMin) {
+      fp8::encodeSymbolsGrid<T>(in, n, p, kEsc, sym, rec, &sc.fp8Sums);
+      sc.fp8Counted = true;
+    } else
       fp8::encodeSymbolsGrid<T>(in, n, p, kEsc, sym, rec);
   } else if constexpr (kUsesGrid<T>) {
     // 16-bit dtypes have at most 65,536 distinct values: each is quantized once per (dtype, bound) and thread,
     // and the result (reconstruction << 16 | symbol) is kept for later chunks.
     uint32_t* memo = memoFor<T>(p.eb);
-    if (countCodes) {
+    if (countCodes && n >= kCountCodesMin) {
       // Codes counted instead of symbols (the same one increment per element): the symbol counts follow from
       // them, and so do the error sums (measure/codes.hpp). Tables 256 KB + 128 bytes apart (4K aliasing).
       constexpr size_t kCodeStride = 65536 + 32;
@@ -259,6 +267,7 @@ uint32_t encodeQuantized(const uint8_t* in, uint64_t n, const ChunkParams& p, bo
   std::vector<int64_t> colOffset;
   const predictor::Kind kind = predictor::choose(sym, kEsc, n, R, colOffset);
   if (kind != predictor::kNone) {
+    sc.fp8Counted = false;  // its exact escapes below are not in the FP8 sums: the element pass measures
     // Residual symbols; a residual too large for the alphabet turns its element into an exact outlier.
     fit(sc.q, n);
     int64_t* q = sc.q.data();
@@ -728,7 +737,9 @@ Status encodeChunkMeasured(const uint8_t* in, uint64_t n, const ChunkParams& p, 
   EncodeScratch& sc = encodeScratch();
   sc.codeMemo = nullptr;
   sc.exactCodes.clear();
-  const Status s = encodeChunkImpl(in, n, p, n >= kCountCodesMin, out, decoded);
+  sc.fp8Sums = measure::CodeSums(checkEb);
+  sc.fp8Counted = false;
+  const Status s = encodeChunkImpl(in, n, p, true, out, decoded);
   if (s == Status::Ok) {
     const uint64_t bytes = n * dtypeBytes(p.dtype);
     decodedCrc = crc32(decoded, bytes);
@@ -753,6 +764,10 @@ Status encodeChunkMeasured(const uint8_t* in, uint64_t n, const ChunkParams& p, 
           },
           sums);
       sc.codeMemo = nullptr;
+    }
+    if (sc.fp8Counted) {
+      measured = decoded == in ? sc.fp8Sums.resultExact(sums) : sc.fp8Sums.result(sums);
+      sc.fp8Counted = false;
     }
     if (!measured) sums = measure::compareChunk(in, decoded, n, p.dtype, checkEb, p.firstElement, p.fp8);
   }

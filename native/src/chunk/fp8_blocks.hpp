@@ -15,6 +15,7 @@
 #include "../common/bytes.hpp"
 #include "../common/status.hpp"
 #include "../dtype/dtype.hpp"
+#include "../measure/codes.hpp"
 #include "../outliers/special.hpp"
 #include "../predictor/predictor.hpp"
 #include "../quantizer/grid.hpp"
@@ -226,6 +227,10 @@ struct GridMemo {
   std::vector<BlockGrid> grids;
   std::vector<uint64_t> encStamp, decStamp;
   uint64_t gen = 0;
+  // Measuring: code counts per block column over the current block row, and each column's scale.
+  std::vector<uint32_t> counts;
+  std::vector<double> countScale;
+  std::vector<uint8_t> counted;
 };
 inline GridMemo& gridMemo() {
   static thread_local GridMemo m;
@@ -235,9 +240,11 @@ inline GridMemo& gridMemo() {
 // Pass 1 of the quantized encoder for block-scaled FP8 (version 2): the zigzag signed bin ordinal of every element
 // (predictor "none") or the escape symbol esc, and the code the decoder will reproduce. Escapes: NaN, ±Inf and −0
 // codes, blocks whose scale is not positive and finite, and (never expected) a centre outside the bound.
+// With sums, the elements are also measured (reconstruction as written to rec): codes are counted per block column
+// and folded into sums where a block row ends, while the tables still hold that row's reconstructions.
 template <class T>
 void encodeSymbolsGrid(const uint8_t* in, uint64_t n, const ChunkParams& p, uint16_t esc, uint16_t* sym,
-                       uint8_t* rec) {
+                       uint8_t* rec, measure::CodeSums* sums = nullptr) {
   static_assert(sizeof(typename T::Bits) == 1, "FP8 only");
   const Fp8Scales& g = *p.fp8;
   const CodeValues<T>& cv = codeValues<T>();
@@ -261,13 +268,52 @@ void encodeSymbolsGrid(const uint8_t* in, uint64_t n, const ChunkParams& p, uint
       t[b] = e;
     }
   };
+  if (sums) {
+    m.counts.assign(g.scaleCols * 256, 0);
+    m.countScale.resize(g.scaleCols);
+    m.counted.assign(g.scaleCols, 0);
+  }
+  const double* values = measure::fp8Values(T::kind);  // as compareChunk decodes: value(code) · scale
+  auto fold = [&]() {
+    for (uint64_t bc = 0; bc < g.scaleCols; bc++) {
+      if (!m.counted[bc]) continue;
+      m.counted[bc] = 0;
+      const uint32_t* t = m.enc.data() + bc * 256;
+      uint32_t* c = m.counts.data() + bc * 256;
+      const double s = m.countScale[bc];
+      for (uint32_t b = 0; b < 256; b++) {
+        if (!c[b]) continue;
+        sums->add(values[b] * s, values[uint8_t(t[b] >> 16)] * s, c[b]);
+        c[b] = 0;
+      }
+    }
+  };
   uint64_t gen = 0;
   forEachSegment(g, p.firstElement, n, [&](uint64_t begin, uint64_t end, uint64_t bc, double s, bool fresh) {
-    if (fresh) gen = ++m.gen;
+    if (fresh) {
+      if (sums) fold();
+      gen = ++m.gen;
+    }
     uint32_t* const t = m.enc.data() + bc * 256;
     if (m.encStamp[bc] != gen) {
       fill(t, s);
       m.encStamp[bc] = gen;
+    }
+    if (sums) {
+      m.counted[bc] = 1;
+      m.countScale[bc] = s;
+      const uint8_t* const src = in;
+      uint16_t* const symOut = sym;
+      uint8_t* const recOut = rec;
+      uint32_t* const cnt = m.counts.data() + bc * 256;
+      for (uint64_t i = begin; i < end; i++) {
+        const uint8_t b = src[i];
+        const uint32_t e = t[b];
+        symOut[i] = uint16_t(e);
+        recOut[i] = uint8_t(e >> 16);
+        cnt[b]++;
+      }
+      return;
     }
     // Locals, not captures: the byte stores below may alias anything reached through a reference.
     const uint8_t* const src = in;
@@ -279,6 +325,7 @@ void encodeSymbolsGrid(const uint8_t* in, uint64_t n, const ChunkParams& p, uint
       recOut[i] = uint8_t(e >> 16);
     }
   });
+  if (sums) fold();
 }
 
 // The decoder's mapping for block-scaled FP8 (version 2): symbols sym[0..n) (alphabet A, escape A − 1) under

@@ -1,5 +1,5 @@
 // Error sums from per-code counts: where an element's reconstruction is a function of its code (16-bit grid
-// quantizer), the encoder counts codes while quantizing and the sums come from one step per distinct code instead of
+// quantizer; block-scaled FP8: of its block and code), the encoder counts codes while quantizing and the sums come from one step per distinct code instead of
 // a second pass over input and reconstruction. Per code the formulas are compareChunk's (values.ts) for one element;
 // count, over, maxAbs, min and max come out identical, sumAbs and sumSq (count × error, added with compensation)
 // match to rounding (sameErrorSums).
@@ -35,7 +35,7 @@ class CodeSums {
     count_ += k;
     if (!(x - x == 0)) {
       // NaN and ±Inf must come back as themselves; they take no part in sums or range.
-      nonFinite_ = true;
+      nonFinite_ = nonFiniteOrig_ = true;
       const bool same = (std::isnan(x) && std::isnan(y)) || (x == y && std::signbit(x) == std::signbit(y));
       if (!same) over_ += k;
       return;
@@ -64,6 +64,15 @@ class CodeSums {
     out.max = max_;
     return true;
   }
+  // The sums had every element come back exactly (the chunk fell back to lossless or raw coding).
+  bool resultExact(ErrorSums& out) const {
+    if (nonFiniteOrig_ && (min_ == 0 || max_ == 0)) return false;
+    out = ErrorSums();
+    out.count = count_;
+    out.min = min_;
+    out.max = max_;
+    return true;
+  }
 
  private:
   double limit_;
@@ -71,7 +80,7 @@ class CodeSums {
   CompensatedSum abs_, sq_;
   double maxAbs_ = 0;
   double min_ = std::numeric_limits<double>::infinity(), max_ = -std::numeric_limits<double>::infinity();
-  bool nonFinite_ = false;
+  bool nonFinite_ = false, nonFiniteOrig_ = false;
 };
 
 // Value of a 16-bit code as compareChunk decodes it.
