@@ -242,9 +242,10 @@ inline GridMemo& gridMemo() {
 // codes, blocks whose scale is not positive and finite, and (never expected) a centre outside the bound.
 // With sums, the elements are also measured (reconstruction as written to rec): codes are counted per block column
 // and folded into sums where a block row ends, while the tables still hold that row's reconstructions.
-template <class T>
-void encodeSymbolsGrid(const uint8_t* in, uint64_t n, const ChunkParams& p, uint16_t esc, uint16_t* sym,
-                       uint8_t* rec, measure::CodeSums* sums = nullptr) {
+// Compiled apart with and without measuring, so that the plain encoder's loop stays as it was.
+template <class T, bool kMeasure>
+void encodeSymbolsGridImpl(const uint8_t* in, uint64_t n, const ChunkParams& p, uint16_t esc, uint16_t* sym,
+                           uint8_t* rec, measure::CodeSums* sums) {
   static_assert(sizeof(typename T::Bits) == 1, "FP8 only");
   const Fp8Scales& g = *p.fp8;
   const CodeValues<T>& cv = codeValues<T>();
@@ -268,7 +269,7 @@ void encodeSymbolsGrid(const uint8_t* in, uint64_t n, const ChunkParams& p, uint
       t[b] = e;
     }
   };
-  if (sums) {
+  if constexpr (kMeasure) {
     m.counts.assign(g.scaleCols * 256, 0);
     m.countScale.resize(g.scaleCols);
     m.counted.assign(g.scaleCols, 0);
@@ -291,7 +292,7 @@ void encodeSymbolsGrid(const uint8_t* in, uint64_t n, const ChunkParams& p, uint
   uint64_t gen = 0;
   forEachSegment(g, p.firstElement, n, [&](uint64_t begin, uint64_t end, uint64_t bc, double s, bool fresh) {
     if (fresh) {
-      if (sums) fold();
+      if constexpr (kMeasure) fold();
       gen = ++m.gen;
     }
     uint32_t* const t = m.enc.data() + bc * 256;
@@ -299,7 +300,7 @@ void encodeSymbolsGrid(const uint8_t* in, uint64_t n, const ChunkParams& p, uint
       fill(t, s);
       m.encStamp[bc] = gen;
     }
-    if (sums) {
+    if constexpr (kMeasure) {
       m.counted[bc] = 1;
       m.countScale[bc] = s;
       const uint8_t* const src = in;
@@ -313,19 +314,27 @@ void encodeSymbolsGrid(const uint8_t* in, uint64_t n, const ChunkParams& p, uint
         recOut[i] = uint8_t(e >> 16);
         cnt[b]++;
       }
-      return;
-    }
-    // Locals, not captures: the byte stores below may alias anything reached through a reference.
-    const uint8_t* const src = in;
-    uint16_t* const symOut = sym;
-    uint8_t* const recOut = rec;
-    for (uint64_t i = begin; i < end; i++) {
-      const uint32_t e = t[src[i]];
-      symOut[i] = uint16_t(e);
-      recOut[i] = uint8_t(e >> 16);
+    } else {
+      // Locals, not captures: the byte stores below may alias anything reached through a reference.
+      const uint8_t* const src = in;
+      uint16_t* const symOut = sym;
+      uint8_t* const recOut = rec;
+      for (uint64_t i = begin; i < end; i++) {
+        const uint32_t e = t[src[i]];
+        symOut[i] = uint16_t(e);
+        recOut[i] = uint8_t(e >> 16);
+      }
     }
   });
-  if (sums) fold();
+  if constexpr (kMeasure) fold();
+}
+template <class T>
+void encodeSymbolsGrid(const uint8_t* in, uint64_t n, const ChunkParams& p, uint16_t esc, uint16_t* sym,
+                       uint8_t* rec, measure::CodeSums* sums = nullptr) {
+  if (sums)
+    encodeSymbolsGridImpl<T, true>(in, n, p, esc, sym, rec, sums);
+  else
+    encodeSymbolsGridImpl<T, false>(in, n, p, esc, sym, rec, nullptr);
 }
 
 // The decoder's mapping for block-scaled FP8 (version 2): symbols sym[0..n) (alphabet A, escape A − 1) under
