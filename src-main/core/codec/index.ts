@@ -127,7 +127,9 @@ export function compressChunk(input: Uint8Array, p: ChunkCodecParams): Uint8Arra
 /**
  * compressChunk plus what the decoder will produce, measured by the encoder on its own reconstruction (no decode):
  * `compressed` is byte-identical to compressChunk's output, `decodedCrc` is node:zlib's crc32 of the decoded bytes,
- * and `sums` equals compareChunk(input, decoded, p.dtype, checkEb, p.firstElement, p.fp8) bit for bit.
+ * and `sums` equals compareChunk(input, decoded, p.dtype, checkEb, p.firstElement, p.fp8): counts, maxAbs and the
+ * range exactly, sumAbs and sumSq to rounding (sameErrorSums; 16-bit and block-scaled FP8 chunks take them from
+ * per-code counts, native/src/measure/codes.hpp).
  */
 export function compressChunkMeasured(input: Uint8Array, p: ChunkCodecParams, checkEb: number): MeasuredChunk {
   try {

@@ -60,6 +60,6 @@ export interface MeasuredChunk {
   compressed: Uint8Array
   /** zlib CRC-32 (unsigned) of the bytes decompressChunk will return. */
   decodedCrc: number
-  /** compareChunk(input, decoded, dtype, checkEb, firstElement, fp8) from pipeline/values.ts, bit for bit. */
+  /** compareChunk(input, decoded, dtype, checkEb, firstElement, fp8) from pipeline/values.ts (sameErrorSums). */
   sums: ErrorSums
 }
