@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { crc32 as zlibCrc32 } from 'node:zlib'
-import { crc32, memoryOffset } from '../../src-main/core/codec/index'
+import { crc32, crc32Combine, memoryOffset } from '../../src-main/core/codec/index'
 
 function noise(n: number, seed: number): Uint8Array {
   const b = new Uint8Array(n)
@@ -53,4 +53,25 @@ test('memoryOffset is the address modulo 4096: views move it by their byte offse
   assert.ok(o >= 0 && o < 4096)
   assert.equal(memoryOffset(b.subarray(100)), (o + 100) % 4096)
   assert.equal(memoryOffset(b.subarray(5000)), (o + 5000) % 4096)
+})
+
+test('crc32Combine joins the CRCs of two pieces into the CRC of both, at every split and length', () => {
+  const big = noise((2 << 20) + 13, 3)
+  const want = zlibCrc32(big)
+  for (const cut of [0, 1, 7, 4096, 65_537, 1 << 20, big.length - 1, big.length]) {
+    const a = big.subarray(0, cut)
+    const b = big.subarray(cut)
+    assert.equal(crc32Combine(zlibCrc32(a), zlibCrc32(b), b.length), want, `split at ${cut}`)
+  }
+  // Many pieces in order, as the pipeline joins a tensor's chunks.
+  let c = 0
+  for (let at = 0, step = 1; at < big.length; at += step, step = (step * 5 + 11) % 300_007) {
+    const piece = big.subarray(at, at + step)
+    c = crc32Combine(c, zlibCrc32(piece), piece.length)
+  }
+  assert.equal(c, want)
+  // Appending zero bytes is a pure shift: crc(A ‖ 0^n) from crc(A) and crc(0^n).
+  const zeros = new Uint8Array(100_000)
+  assert.equal(crc32Combine(zlibCrc32(big), zlibCrc32(zeros), zeros.length), zlibCrc32(Buffer.concat([big, zeros])))
+  assert.throws(() => crc32Combine(0, 0, -1), RangeError)
 })

@@ -215,6 +215,43 @@ export function crc32(bytes: Uint8Array, previous = 0): number {
   }
 }
 
+// CRC-32 arithmetic: a CRC is a remainder modulo P (zlib's polynomial, bit-reflected: bit 31 holds x^0), so the CRC
+// of A followed by B is crc(A) · x^(8·|B|) mod P, xor crc(B) — with zlib's pre- and post-inversion this holds for the
+// final values as they are. Lets workers checksum their own chunks and the main thread join them in order.
+const CRC_POLY = 0xedb88320
+const X0 = 0x80000000 // the polynomial 1 in reflected order
+
+/** a · b mod P, both reflected. */
+function mulModP(a: number, b: number): number {
+  let product = 0
+  let bb = b >>> 0
+  for (let bit = X0; bit !== 0; bit >>>= 1) {
+    if ((a & bit) !== 0) product ^= bb
+    bb = bb & 1 ? (bb >>> 1) ^ CRC_POLY : bb >>> 1
+  }
+  return product >>> 0
+}
+
+// x^(2^k) mod P, by repeated squaring from x, extended as longer lengths need it.
+const xPow2: number[] = [0x40000000]
+function xToTwoToThe(k: number): number {
+  while (xPow2.length <= k) {
+    const last = xPow2[xPow2.length - 1]!
+    xPow2.push(mulModP(last, last))
+  }
+  return xPow2[k]!
+}
+
+/** The CRC-32 of A followed by B, from crc(A), crc(B) and B's length in bytes. */
+export function crc32Combine(crcA: number, crcB: number, lengthB: number): number {
+  if (!(Number.isSafeInteger(lengthB) && lengthB >= 0)) throw new RangeError(`bad length ${lengthB}`)
+  // x^(8n) = product of x^(2^k) over the set bits of 8n.
+  let factor = X0
+  let n = lengthB
+  for (let k = 3; n > 0; k++, n = Math.floor(n / 2)) if (n % 2 === 1) factor = mulModP(xToTwoToThe(k), factor)
+  return (mulModP(factor, crcA >>> 0) ^ (crcB >>> 0)) >>> 0
+}
+
 /** The address of `bytes[0]` modulo 4096, for laying out buffers that O_DIRECT writes need block-aligned. */
 export function memoryOffset(bytes: Uint8Array): number {
   try {

@@ -4,7 +4,7 @@ import { createHash, type Hash } from 'node:crypto'
 import { existsSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs'
 import { rename } from 'node:fs/promises'
 import { basename, join, resolve } from 'node:path'
-import { CODEC_VERSION, crc32, maxCompressedChunkSize, resolveBound } from '../codec'
+import { CODEC_VERSION, crc32, crc32Combine, maxCompressedChunkSize, resolveBound } from '../codec'
 import type { ChunkCodecParams, CodecDtype, Fp8BlockScales } from '../codec/types'
 import { ContainerError } from '../container/errors'
 import {
@@ -269,9 +269,18 @@ interface TensorWork {
 }
 
 /** A chunk ready to be written: its compressed bytes (in its slot) and what the worker measured. */
+/** Bytes of chunk i of a tensor's original data. */
+function chunkByteLength(w: TensorWork, i: number): number {
+  const n = Math.min(w.chunkElements, w.info.elementCount - i * w.chunkElements)
+  return w.info.elementCount > 0 ? (n * w.info.byteLength) / w.info.elementCount : 0
+}
+
 interface ChunkOutcome {
   compressed: Uint8Array
   decodedCrc: number
+  /** CRC-32 of the chunk's original bytes and of its compressed form, computed where the bytes are hot. */
+  inputCrc: number
+  compressedCrc: number
   sums?: ErrorSums
   ms: number
 }
@@ -477,6 +486,8 @@ class CompressJob {
           w.started = true
           w.startOffset = writer.position
         }
+        // The tensor's CRC grows chunk by chunk in order, from the CRCs the workers took of each chunk.
+        if (item.index >= 0) w.crc = crc32Combine(w.crc, r.inputCrc, chunkByteLength(w, item.index))
         if (item.index >= 0 && !w.violated) {
           if (r.sums) w.sums = addSums(w.sums, r.sums)
           if (w.method === 'abs' && r.sums && r.sums.over > 0) {
@@ -489,7 +500,7 @@ class CompressJob {
               length: r.compressed.length,
               firstElement: first,
               elementCount: Math.min(w.chunkElements, w.info.elementCount - first),
-              crc: crc32(r.compressed),
+              crc: r.compressedCrc,
               decodedCrc: r.decodedCrc,
             })
             w.ms += r.ms
@@ -512,13 +523,18 @@ class CompressJob {
           queue.push({
             work: w,
             index: -1,
-            result: Promise.resolve({ compressed: new Uint8Array(0), decodedCrc: 0, ms: 0 }),
+            result: Promise.resolve({
+              compressed: new Uint8Array(0),
+              decodedCrc: 0,
+              inputCrc: 0,
+              compressedCrc: 0,
+              ms: 0,
+            }),
           })
         }
         for (let i = 0; i < w.chunkCount; i++) {
           this.checkCancel()
           const { slot, bytes } = await this.readChunk(shard, w, i, true)
-          w.crc = crc32(bytes, w.crc)
           w.hash?.update(bytes)
           // The digest is final before the tensor's last chunk can be written and journaled.
           if (w.hash && i === w.chunkCount - 1) w.sha256 = w.hash.digest()
@@ -721,7 +737,7 @@ class CompressJob {
   ): Promise<ChunkOutcome> {
     if (w.method === 'stored') {
       const crc = crc32(bytes)
-      return Promise.resolve({ compressed: bytes, decodedCrc: crc, ms: 0 })
+      return Promise.resolve({ compressed: bytes, decodedCrc: crc, inputCrc: crc, compressedCrc: crc, ms: 0 })
     }
     const elementCount = Math.min(w.chunkElements, w.info.elementCount - i * w.chunkElements)
     const task: CompressTask = {
@@ -739,6 +755,8 @@ class CompressJob {
     return (this.pool.run(task) as Promise<CompressResult>).then((r) => ({
       compressed: slot.output.subarray(0, r.length),
       decodedCrc: r.decodedCrc,
+      inputCrc: r.inputCrc,
+      compressedCrc: r.compressedCrc,
       sums: r.sums,
       ms: r.ms,
     }))
@@ -777,7 +795,7 @@ class CompressJob {
         length: r.compressed.length,
         firstElement: first,
         elementCount: Math.min(w.chunkElements, w.info.elementCount - first),
-        crc: crc32(r.compressed),
+        crc: r.compressedCrc,
         decodedCrc: r.decodedCrc,
       })
       this.slots.give(slot)

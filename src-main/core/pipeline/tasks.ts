@@ -58,6 +58,9 @@ export interface CompressResult {
   /** Bytes of the compressed chunk at the start of the task's target. */
   length: number
   decodedCrc: number
+  /** CRC-32 of the task's input bytes and of the compressed chunk (the main thread combines them per tensor). */
+  inputCrc: number
+  compressedCrc: number
   sums: ErrorSums
   ms: number
 }
