@@ -4,16 +4,7 @@ import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { crc32 as zlibCrc32 } from 'node:zlib'
 import { crc32, crc32Combine, memoryOffset } from '../../src-main/core/codec/index'
-
-function noise(n: number, seed: number): Uint8Array {
-  const b = new Uint8Array(n)
-  let s = seed >>> 0
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0
-    b[i] = s >>> 24
-  }
-  return b
-}
+import { noiseBytes as noise } from '../helpers/noise'
 
 test('known CRC-32 values', () => {
   assert.equal(crc32(new TextEncoder().encode('123456789')), 0xcbf43926)

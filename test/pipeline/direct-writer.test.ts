@@ -6,16 +6,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import { DIRECT_BLOCK, DirectWriter } from '../../src-main/core/pipeline/direct-writer'
-
-function noise(n: number, seed: number): Uint8Array {
-  const b = new Uint8Array(n)
-  let s = seed >>> 0
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0
-    b[i] = s >>> 24
-  }
-  return b
-}
+import { noiseBytes as noise } from '../helpers/noise'
 
 /** Appends `data` in pieces of the given sizes, every other piece placed in a shared buffer as the pipeline does. */
 async function appendPieces(w: DirectWriter, data: Uint8Array, sizes: number[], from = 0): Promise<number> {
