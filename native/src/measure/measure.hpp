@@ -143,6 +143,22 @@ struct Lanes {
   double abs[kLanes], sq[kLanes], max[kLanes], lo[kLanes], hi[kLanes], over[kLanes];
 };
 
+// Elements i..m of a slice, one at a time, into the lanes (the tail after the vector loops; everything without SSE2).
+// Element i goes to lane i % kLanes; callers arrive here with i a multiple of kLanes.
+inline void accumulateScalar(const double* __restrict a, const double* __restrict b, size_t i, size_t m, double limit,
+                             Lanes& out) {
+  for (size_t j = 0; i < m; i++, j = (j + 1) % kLanes) {
+    const double x = a[i];
+    const double d = std::fabs(x - b[i]);
+    out.abs[j] += d;
+    out.sq[j] += d * d;
+    out.max[j] = d > out.max[j] ? d : out.max[j];
+    out.lo[j] = x < out.lo[j] ? x : out.lo[j];
+    out.hi[j] = x > out.hi[j] ? x : out.hi[j];
+    out.over[j] += d <= limit ? 0.0 : 1.0;
+  }
+}
+
 // One slice into the lanes: SSE2 (every x86-64) two doubles at a time in four lanes, else a scalar loop of the
 // same lanes. maxpd/minpd keep the second operand when the first is NaN, exactly like the scalar ternaries.
 inline void accumulate(const double* __restrict a, const double* __restrict b, size_t m, double limit, Lanes& out) {
@@ -181,16 +197,7 @@ inline void accumulate(const double* __restrict a, const double* __restrict b, s
   _mm_storeu_pd(out.hi, hi0), _mm_storeu_pd(out.hi + 2, hi1);
   _mm_storeu_pd(out.over, ov0), _mm_storeu_pd(out.over + 2, ov1);
 #endif
-  for (size_t j = 0; i < m; i++, j = (j + 1) % kLanes) {
-    const double x = a[i];
-    const double d = std::fabs(x - b[i]);
-    out.abs[j] += d;
-    out.sq[j] += d * d;
-    out.max[j] = d > out.max[j] ? d : out.max[j];
-    out.lo[j] = x < out.lo[j] ? x : out.lo[j];
-    out.hi[j] = x > out.hi[j] ? x : out.hi[j];
-    out.over[j] += d <= limit ? 0.0 : 1.0;
-  }
+  accumulateScalar(a, b, i, m, limit, out);
 }
 
 #ifdef SP_MEASURE_AVX2
@@ -217,16 +224,7 @@ __attribute__((target("avx2"))) inline void accumulateAvx2(const double* __restr
   }
   _mm256_storeu_pd(out.abs, sa), _mm256_storeu_pd(out.sq, sq), _mm256_storeu_pd(out.max, mx);
   _mm256_storeu_pd(out.lo, lo), _mm256_storeu_pd(out.hi, hi), _mm256_storeu_pd(out.over, ov);
-  for (size_t j = 0; i < m; i++, j = (j + 1) % kLanes) {
-    const double x = a[i];
-    const double d = std::fabs(x - b[i]);
-    out.abs[j] += d;
-    out.sq[j] += d * d;
-    out.max[j] = d > out.max[j] ? d : out.max[j];
-    out.lo[j] = x < out.lo[j] ? x : out.lo[j];
-    out.hi[j] = x > out.hi[j] ? x : out.hi[j];
-    out.over[j] += d <= limit ? 0.0 : 1.0;
-  }
+  accumulateScalar(a, b, i, m, limit, out);
 }
 
 // forSlices with accumulate, compiled for AVX2 (decodeValues is inlined here and vectorised with it).
