@@ -204,24 +204,16 @@ uint32_t encodeQuantized(const uint8_t* in, uint64_t n, const ChunkParams& p, bo
     if (countCodes && n >= kCountCodesMin) {
       // Codes counted instead of symbols (the same one increment per element): the symbol counts follow from
       // them, and so do the error sums (measure/codes.hpp). Tables 256 KB + 128 bytes apart (4K aliasing).
-      constexpr size_t kCodeStride = 65536 + 32;
-      sc.codes.assign(histWays * kCodeStride, 0);
+      sc.codes.assign(65536, 0);
       uint32_t* h = sc.codes.data();
-      auto one = [&](uint64_t i, size_t way) {
+      for (uint64_t i = 0; i < n; i++) {
         const Bits b = loadLE<Bits>(in + i * B);
         uint32_t e = memo[b];
         if (__builtin_expect(e == kMemoUnknown, 0)) e = memo[b] = quantizeGrid<T>(b, p.eb);
         sym[i] = uint16_t(e);
         storeLE<Bits>(rec + i * B, Bits(e >> 16));
-        h[way * kCodeStride + b]++;
-      };
-      uint64_t i = 0;
-      if (histWays == 4)
-        for (; i + 4 <= n; i += 4)
-          for (size_t k = 0; k < 4; k++) one(i + k, k);
-      for (; i < n; i++) one(i, 0);
-      for (size_t k = 1; k < histWays; k++)
-        for (uint32_t c = 0; c < 65536; c++) h[c] += h[k * kCodeStride + c];
+        h[b]++;
+      }
       for (uint32_t c = 0; c < 65536; c++)
         if (h[c]) hist4[uint16_t(memo[c])] += h[c];
       sc.codeMemo = memo;
