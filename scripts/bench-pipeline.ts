@@ -5,8 +5,8 @@
 //   npm run bench:pipeline -- [--dir /tmp/shardpress-bench-pipeline] [--workers 2] [--mode rel] [--bound 1e-3]
 //                             [--only deepseek|bf16] [--digest sha256|crc32] [--sample-mb 256]
 import { spawnSync } from 'node:child_process'
-import { existsSync, readdirSync, rmSync, statSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs'
+import { availableParallelism, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { compressChunk, decompressChunk, resolveBound } from '../src-main/core/codec'
@@ -182,7 +182,28 @@ async function child(): Promise<void> {
   process.stdout.write(`${JSON.stringify(result)}\n`)
 }
 
+/**
+ * CPU seconds the hypervisor gave to other guests (steal, /proc/stat) since boot, or NaN where unknown. A phase
+ * that loses a noticeable share of the machine this way is measured against a slower machine than its neighbours.
+ */
+function stolenSeconds(): number {
+  try {
+    const cpu = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/)
+    return Number(cpu[8]) / 100
+  } catch {
+    return Number.NaN
+  }
+}
+
 function runChild(args: string[]): Record<string, number> {
+  const s0 = stolenSeconds()
+  const t0 = performance.now()
+  const result = runChildOnce(args)
+  const wall = (performance.now() - t0) / 1000
+  return { ...result, stolenShare: (stolenSeconds() - s0) / (wall * availableParallelism()) }
+}
+
+function runChildOnce(args: string[]): Record<string, number> {
   const r = spawnSync(process.execPath, [...process.execArgv, import.meta.filename, ...args], {
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'inherit'],
@@ -196,6 +217,9 @@ const mb = (x: number) => `${x.toFixed(1)} MB/s`
 /** CPU seconds the codec alone needs for the job's bytes, as a share of the CPU seconds the whole job used. */
 const cpuShare = (bytes: number, codecCpuMBs: number, jobCpuSeconds: number) =>
   `${((100 * (bytes / 1e6 / codecCpuMBs)) / jobCpuSeconds).toFixed(0)} %`
+const pct = (x: number | undefined) => (x !== undefined && Number.isFinite(x) ? `${(100 * x).toFixed(0)} %` : '?')
+const stolen = (codec: Record<string, number>, job: Record<string, number>) =>
+  `${pct(codec.stolenShare)} / ${pct(job.stolenShare)}`
 const gb = (x: number) => `${(x / 1e9).toFixed(2)} GB`
 
 async function main(): Promise<void> {
@@ -244,6 +268,7 @@ async function main(): Promise<void> {
         `${((100 * comp.MBs!) / cTarget).toFixed(0)} %`,
         cpuShare(size, codec.compressCpuMBs!, comp.cpuSeconds!),
         gb(comp.maxRss!),
+        stolen(codec, comp),
       ],
       [
         c.label,
@@ -255,6 +280,7 @@ async function main(): Promise<void> {
         `${((100 * dec.MBs!) / dTarget).toFixed(0)} %`,
         cpuShare(size, codec.decompressCpuMBs!, dec.cpuSeconds!),
         gb(dec.maxRss!),
+        stolen(codec, dec),
       ],
     )
     rmSync(out, { recursive: true, force: true })
@@ -270,6 +296,7 @@ async function main(): Promise<void> {
     'share',
     'codec share of job CPU',
     'peak RSS',
+    'CPU stolen (codec / job)',
   ]
   const lines = [head, head.map(() => '---'), ...rows].map((r) => `| ${r.join(' | ')} |`)
   process.stdout.write(

@@ -4,7 +4,7 @@ import { createHash, type Hash } from 'node:crypto'
 import { existsSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs'
 import { rename } from 'node:fs/promises'
 import { basename, join, resolve } from 'node:path'
-import { CODEC_VERSION, crc32, crc32Combine, maxCompressedChunkSize, resolveBound } from '../codec'
+import { CODEC_VERSION, chunkValueRange, crc32, crc32Combine, maxCompressedChunkSize, resolveBound } from '../codec'
 import type { ChunkCodecParams, CodecDtype, Fp8BlockScales } from '../codec/types'
 import { ContainerError } from '../container/errors'
 import {
@@ -27,12 +27,13 @@ import {
   type ChunkSlot,
   ChunkSlots,
   chunking,
+  chunkWindow,
   createPipelinePool,
   DEFAULT_CHUNK_ELEMENTS,
   type PipelinePool,
 } from './pool'
 import { nextRunName, type RunManifest, type ShardTotals, type TensorMetrics, writeRun } from './runs'
-import type { CompressResult, CompressTask, StatsResult } from './tasks'
+import type { CompressResult, CompressTask } from './tasks'
 import { addSums, chunkValues, type ErrorSums, emptySums, isCodecDtype, metricsOf } from './values'
 
 export const TOOL_VERSION = '0.1.0'
@@ -402,6 +403,8 @@ class CompressJob {
     const background = new BackgroundCommit(journal, () => writer.sync())
     const records = done.map((e) => deserializeRecord(e.record!))
     const metrics = done.map((e) => reviveMetrics(e.metrics!))
+    /** The next tensor's preparation while it runs ahead (awaited before the job gives up on an error). */
+    let lookahead: () => Promise<TensorWork> | undefined = () => undefined
     for (const t of tensors.slice(0, done.length)) {
       this.bytesDone += t.byteLength
       this.tensorsDone++
@@ -477,7 +480,7 @@ class CompressJob {
       }
 
       const queue: QueueItem[] = []
-      const maxInflight = this.pool.size * 2 + 1
+      const maxInflight = chunkWindow(this.pool)
       const drainOne = async () => {
         const item = queue.shift()!
         const w = item.work
@@ -515,9 +518,21 @@ class CompressJob {
         }
       }
 
-      for (const info of tensors.slice(done.length)) {
+      // One tensor of lookahead: the next tensor's range pass (a REL bound) reads and measures it while this
+      // tensor's chunks are compressed, so the workers never wait for it at a tensor boundary.
+      const todo = tensors.slice(done.length)
+      const prepareAt = (t: number) => {
+        if (t >= todo.length) return undefined
+        const p = this.prepare(shard, todo[t]!)
+        p.catch(() => {})
+        return p
+      }
+      let next = prepareAt(0)
+      lookahead = () => next
+      for (let t = 0; t < todo.length; t++) {
         this.checkCancel()
-        const w = await this.prepare(shard, info)
+        const w = await next!
+        next = prepareAt(t + 1)
         if (w.chunkCount === 0) {
           if (w.hash) w.sha256 = w.hash.digest()
           queue.push({
@@ -557,7 +572,9 @@ class CompressJob {
       await commitPartial(own, finalPath)
       return shardResult(size, metrics)
     } catch (err) {
-      // Keep the partial file and its journal: the next run resumes from them.
+      // Keep the partial file and its journal: the next run resumes from them. A range pass still reading ahead
+      // finishes first (its error, if any, is the same job's), so nothing reads the shard after the job ends.
+      await lookahead()?.catch(() => {})
       await background.settle().catch(() => {})
       await writer.close()
       throw err
@@ -659,6 +676,11 @@ class CompressJob {
     return { name, scales: { cols, blockRows: br, blockCols: bc, scaleCols: s.shape[1]!, scales } }
   }
 
+  /**
+   * The tensor's finite range (dequantized for block-scaled FP8), scanned on this thread by the native kernel while
+   * the next chunk is being read. The workers stay on compressing, and since this runs a tensor ahead (see shard()),
+   * a tensor's bound is known before the workers reach it.
+   */
   private async range(shard: SafetensorsFile, w: TensorWork): Promise<{ min: number; max: number }> {
     let min = Number.POSITIVE_INFINITY
     let max = Number.NEGATIVE_INFINITY
@@ -666,30 +688,27 @@ class CompressJob {
     // kernel's copy of every byte read is a large part of the job's CPU beside the codec).
     const keep = w.info.byteLength <= RETAIN_BYTES
     if (keep) w.retained = []
-    const inflight: { result: Promise<StatsResult>; slot: ChunkSlot }[] = []
-    const take = async () => {
-      const { result, slot } = inflight.shift()!
-      const r = await result
-      if (!keep) this.slots.give(slot)
-      if (r.range.min < min) min = r.range.min
-      if (r.range.max > max) max = r.range.max
+    const read = (i: number) => {
+      const r = this.readChunk(shard, w, i, keep)
+      r.catch(() => {})
+      return r
     }
-    for (let i = 0; i < w.chunkCount; i++) {
-      this.checkCancel()
-      const { slot, bytes } = await this.readChunk(shard, w, i, keep)
-      if (keep) w.retained![i] = { slot, bytes }
-      const p = this.pool.run({
-        kind: 'stats',
-        bytes,
-        dtype: w.dtype!,
-        firstElement: i * w.chunkElements,
-        ...(w.fp8 ? { fp8: w.fp8 } : {}),
-      }) as Promise<StatsResult>
-      p.catch(() => {})
-      inflight.push({ result: p, slot })
-      while (inflight.length >= this.pool.size * 2) await take()
+    let pending = w.chunkCount > 0 ? read(0) : undefined
+    try {
+      for (let i = 0; i < w.chunkCount; i++) {
+        this.checkCancel()
+        const { slot, bytes } = await pending!
+        pending = i + 1 < w.chunkCount ? read(i + 1) : undefined
+        if (keep) w.retained![i] = { slot, bytes }
+        const r = chunkValueRange(bytes, w.dtype!, i * w.chunkElements, w.fp8)
+        if (!keep) this.slots.give(slot)
+        if (r.min < min) min = r.min
+        if (r.max > max) max = r.max
+      }
+    } finally {
+      // Nothing keeps reading the shard after this returns or throws.
+      await pending?.catch(() => {})
     }
-    while (inflight.length > 0) await take()
     return { min, max }
   }
 
@@ -774,7 +793,7 @@ class CompressJob {
     w.violated = false
     const hash = this.digest === 'sha256' ? createHash('sha256') : undefined
     // A bounded window of chunks in flight, written in order, as in the main loop.
-    const window = this.pool.size * 2 + 1
+    const window = chunkWindow(this.pool)
     const pending: { result: Promise<ChunkOutcome>; slot: ChunkSlot }[] = []
     let next = 0
     for (let i = 0; i < w.chunkCount; i++) {

@@ -17,7 +17,7 @@ import type { JobProgress } from './compress'
 import { type CompressedModel, JOB_DIR_NAME, readDescriptor } from './compressed-model'
 import { DIRECT_BLOCK, DirectWriter } from './direct-writer'
 import { BackgroundCommit, Journal } from './journal'
-import { type ChunkSlot, ChunkSlots, createPipelinePool, type PipelinePool } from './pool'
+import { type ChunkSlot, ChunkSlots, chunkWindow, createPipelinePool, type PipelinePool } from './pool'
 import type { DecompressResult } from './tasks'
 import { addSums, chunkValues, type ErrorSums, emptySums, isCodecDtype, metricsOf } from './values'
 
@@ -321,7 +321,7 @@ class DecodeJob {
     out: { writer: DirectWriter; dataStart: number } | undefined,
     onTensor: (check: TensorCheck, t: TensorRecord) => Promise<void>,
   ): Promise<void> {
-    const window = this.pool.size * 2 + 1
+    const window = chunkWindow(this.pool)
     const queue: { st: TensorDecode; index: number; result: Promise<ChunkDone> }[] = []
     const drainOne = async () => {
       const { st, index, result } = queue.shift()!

@@ -8,7 +8,14 @@ export function createPipelinePool(workers?: number): PipelinePool {
   return new WorkerPool<PipelineTask, PipelineResult>(
     siblingWorkerUrl(import.meta.url, 'worker'),
     Math.max(1, workers ?? defaultWorkerCount()),
+    // Each worker holds its next chunk already: no idle round trip through the main thread between chunks.
+    { depth: 2 },
   )
+}
+
+/** Chunks in flight that keep every worker of `pool` busy, with one more being read or written. */
+export function chunkWindow(pool: { size: number; tasksPerWorker: number }): number {
+  return pool.size * (pool.tasksPerWorker + 1) + 1
 }
 
 /** Elements per chunk the pipeline aims for (chunks start on row boundaries): 2 Mi, in the 1–4 M range. */

@@ -1,15 +1,7 @@
-// The messages between the pipeline and its workers: measure a chunk's range, compress a chunk (and measure its
-// error by decoding it back), or decode a chunk (checking it against its recorded CRC and, if given, the original).
-import type { ChunkCodecParams, CodecDtype, Fp8BlockScales } from '../codec/types'
-import type { ErrorSums, ValueRange } from './values'
-
-export interface StatsTask {
-  kind: 'stats'
-  bytes: Uint8Array
-  dtype: CodecDtype
-  firstElement: number
-  fp8?: Fp8BlockScales
-}
+// The messages between the pipeline and its workers: compress a chunk (measuring its error on the encoder's own
+// reconstruction), or decode a chunk (checking it against its recorded CRC and, if given, the original).
+import type { ChunkCodecParams } from '../codec/types'
+import type { ErrorSums } from './values'
 
 export interface CompressTask {
   kind: 'compress'
@@ -48,11 +40,7 @@ export interface DecompressTask {
   tensor: string
 }
 
-export type PipelineTask = StatsTask | CompressTask | DecompressTask
-
-export interface StatsResult {
-  range: ValueRange
-}
+export type PipelineTask = CompressTask | DecompressTask
 
 export interface CompressResult {
   /** Bytes of the compressed chunk at the start of the task's target. */
@@ -71,4 +59,4 @@ export interface DecompressResult {
   ms: number
 }
 
-export type PipelineResult = StatsResult | CompressResult | DecompressResult
+export type PipelineResult = CompressResult | DecompressResult

@@ -1,9 +1,9 @@
 // Worker thread of the pipeline: runs the synchronous codec on one chunk at a time and measures errors, so the
 // main thread only reads, writes and schedules.
 import { parentPort } from 'node:worker_threads'
-import { chunkValueRange, compressChunkMeasuredInto, crc32, decompressChunk, decompressChunkInto } from '../codec'
+import { compressChunkMeasuredInto, crc32, decompressChunk, decompressChunkInto } from '../codec'
 import { errorReply } from '../util/workers'
-import type { CompressResult, CompressTask, DecompressResult, PipelineResult, PipelineTask, StatsResult } from './tasks'
+import type { CompressResult, CompressTask, DecompressResult, PipelineResult, PipelineTask } from './tasks'
 import { compareChunk, DTYPE_BYTES, sameErrorSums } from './values'
 
 /** A view that owns its whole ArrayBuffer, so it can be transferred without taking neighbours along. */
@@ -36,11 +36,6 @@ function decodeTarget(
 function run(task: PipelineTask): { result: PipelineResult; transfer: ArrayBuffer[] } {
   const t0 = performance.now()
   switch (task.kind) {
-    case 'stats': {
-      // The chunk is a view of a shared slot: nothing to hand back.
-      const result: StatsResult = { range: chunkValueRange(task.bytes, task.dtype, task.firstElement, task.fp8) }
-      return { result, transfer: [] }
-    }
     case 'compress': {
       const { params } = task
       // The encoder measures its own reconstruction: error sums, the bound check and the decoded CRC, no decode.

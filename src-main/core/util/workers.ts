@@ -76,21 +76,33 @@ interface Pending<T, R> {
   reject: (e: Error) => void
 }
 
+export interface WorkerPoolOptions extends WorkerOptions {
+  /**
+   * Tasks posted to each worker ahead of its answers (default 1). With 2, a worker finds its next task already in
+   * its own message queue when it finishes one, instead of idling for the round trip through this thread (which
+   * may be busy reading or writing just then).
+   */
+  depth?: number
+}
+
 /**
- * A fixed set of workers running one script. `run(task)` queues a task; each worker takes one task at a time,
- * which bounds memory to (workers × per-task buffers).
+ * A fixed set of workers running one script. `run(task)` queues a task; each worker holds at most `depth` tasks
+ * at a time, which bounds memory to (workers × depth × per-task buffers).
  */
 export class WorkerPool<T, R> {
-  private readonly idle: Worker[] = []
   private readonly all: Worker[] = []
   private readonly queue: Pending<T, R>[] = []
-  private readonly busy = new Map<Worker, Pending<T, R>>()
+  /** Tasks posted to each worker, oldest first: a worker answers them in order. */
+  private readonly posted = new Map<Worker, Pending<T, R>[]>()
+  private readonly depth: number
   private nextId = 1
   private closed = false
 
-  constructor(url: URL, size = defaultWorkerCount(), options: WorkerOptions = {}) {
+  constructor(url: URL, size = defaultWorkerCount(), options: WorkerPoolOptions = {}) {
+    const { depth, ...workerOptions } = options
+    this.depth = Math.max(1, Math.floor(depth ?? 1))
     for (let i = 0; i < size; i++) {
-      const w = spawnWorker(url, options)
+      const w = spawnWorker(url, workerOptions)
       w.on('message', (msg: WorkerReply<R>) => this.onMessage(w, msg))
       w.on('error', (err) => this.onCrash(w, err))
       w.on('exit', (code) => {
@@ -98,12 +110,17 @@ export class WorkerPool<T, R> {
       })
       w.unref()
       this.all.push(w)
-      this.idle.push(w)
+      this.posted.set(w, [])
     }
   }
 
   get size(): number {
     return this.all.length
+  }
+
+  /** Tasks each worker may hold at once. */
+  get tasksPerWorker(): number {
+    return this.depth
   }
 
   run(task: T, transfer: TransferListItem[] = [], onProgress?: (bytes: number) => void): Promise<R> {
@@ -120,44 +137,47 @@ export class WorkerPool<T, R> {
     this.closed = true
     const err = new CancelledError()
     for (const p of this.queue.splice(0)) p.reject(err)
-    for (const p of this.busy.values()) p.reject(err)
-    this.busy.clear()
+    for (const list of this.posted.values()) for (const p of list.splice(0)) p.reject(err)
     await Promise.all(this.all.map((w) => w.terminate()))
   }
 
   private pump(): void {
-    while (this.idle.length > 0 && this.queue.length > 0) {
-      const w = this.idle.pop()!
-      const p = this.queue.shift()!
-      this.busy.set(w, p)
-      w.ref()
-      w.postMessage({ id: p.id, task: p.task }, p.transfer)
+    // Fill the emptiest worker first, so tasks spread before any worker takes a second one.
+    for (let level = 0; level < this.depth && this.queue.length > 0; level++) {
+      for (const w of this.all) {
+        if (this.queue.length === 0) break
+        const list = this.posted.get(w)!
+        if (list.length !== level) continue
+        const p = this.queue.shift()!
+        list.push(p)
+        if (list.length === 1) w.ref()
+        w.postMessage({ id: p.id, task: p.task }, p.transfer)
+      }
     }
   }
 
   private onMessage(w: Worker, msg: WorkerReply<R>): void {
-    const p = this.busy.get(w)
-    if (!p || p.id !== msg.id) return
+    const list = this.posted.get(w)
+    const at = list ? list.findIndex((p) => p.id === msg.id) : -1
+    if (!list || at < 0) return
+    const p = list[at]!
     if (msg.type === 'progress') {
       p.onProgress?.(msg.bytes)
       return
     }
-    this.busy.delete(w)
-    w.unref()
-    this.idle.push(w)
+    list.splice(at, 1)
+    if (list.length === 0) w.unref()
     if (msg.type === 'result') p.resolve(msg.result)
     else p.reject(new WorkerTaskError(msg.error.message, msg.error.code, msg.error.file, msg.error.tensor))
     this.pump()
   }
 
   private onCrash(w: Worker, err: Error): void {
-    const p = this.busy.get(w)
-    this.busy.delete(w)
-    if (p) p.reject(err)
+    const list = this.posted.get(w)
+    this.posted.delete(w)
+    for (const p of list?.splice(0) ?? []) p.reject(err)
     const i = this.all.indexOf(w)
     if (i >= 0) this.all.splice(i, 1)
-    const j = this.idle.indexOf(w)
-    if (j >= 0) this.idle.splice(j, 1)
     if (this.all.length === 0) {
       for (const q of this.queue.splice(0)) q.reject(err)
     }

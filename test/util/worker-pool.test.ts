@@ -1,0 +1,78 @@
+// The worker pool with tasks posted ahead (depth): every task gets its own answer, no worker holds more than
+// `depth`, errors and a dying worker reject exactly the tasks they concern, and close cancels the rest.
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import { CancelledError, WorkerPool, WorkerTaskError } from '../../src-main/core/util/workers'
+import type { EchoTask } from '../helpers/echo-worker'
+
+type Echo = { value: number; waiting: number; threadId: number }
+const url = new URL('../helpers/echo-worker.ts', import.meta.url)
+
+test('depth 2: each task answered with its own result, at most one waiting per worker, both workers used', async () => {
+  const pool = new WorkerPool<EchoTask, Echo>(url, 2, { depth: 2 })
+  try {
+    assert.equal(pool.tasksPerWorker, 2)
+    const results = await Promise.all(Array.from({ length: 24 }, (_, i) => pool.run({ value: i, ms: 3 })))
+    assert.deepEqual(
+      results.map((r) => r.value),
+      Array.from({ length: 24 }, (_, i) => i),
+    )
+    assert.ok(Math.max(...results.map((r) => r.waiting)) <= 1, 'a worker held more than two tasks')
+    assert.ok(
+      results.some((r) => r.waiting === 1),
+      'no task was ever posted ahead',
+    )
+    assert.equal(new Set(results.map((r) => r.threadId)).size, 2)
+  } finally {
+    await pool.close()
+  }
+})
+
+test('depth 1 keeps one task per worker', async () => {
+  const pool = new WorkerPool<EchoTask, Echo>(url, 2)
+  try {
+    const results = await Promise.all(Array.from({ length: 10 }, (_, i) => pool.run({ value: i, ms: 2 })))
+    assert.ok(results.every((r) => r.waiting === 0))
+  } finally {
+    await pool.close()
+  }
+})
+
+test('a failing task rejects alone; the task posted behind it on the same worker still succeeds', async () => {
+  const pool = new WorkerPool<EchoTask, Echo>(url, 1, { depth: 2 })
+  try {
+    const a = pool.run({ value: 1, ms: 5, fail: true })
+    const b = pool.run({ value: 2, ms: 1 })
+    await assert.rejects(a, (e: unknown) => e instanceof WorkerTaskError && e.code === 'BOOM')
+    assert.equal((await b).value, 2)
+  } finally {
+    await pool.close()
+  }
+})
+
+test('a worker that exits rejects every task posted to it; the other worker finishes the queue', async () => {
+  const pool = new WorkerPool<EchoTask, Echo>(url, 2, { depth: 2 })
+  try {
+    // Posting spreads tasks over workers before giving any a second: tasks 0 and 2 go to one worker.
+    const dying = pool.run({ value: 0, ms: 0, exit: true })
+    const first = pool.run({ value: 1, ms: 20 })
+    const behind = pool.run({ value: 2, ms: 0 })
+    const later = pool.run({ value: 3, ms: 0 })
+    await assert.rejects(dying, /exited with code 3/)
+    await assert.rejects(behind, /exited with code 3/)
+    assert.equal((await first).value, 1)
+    assert.equal((await later).value, 3)
+    assert.equal(pool.size, 1)
+  } finally {
+    await pool.close()
+  }
+})
+
+test('close cancels queued and posted tasks', async () => {
+  const pool = new WorkerPool<EchoTask, Echo>(url, 1, { depth: 2 })
+  const tasks = Array.from({ length: 4 }, (_, i) => pool.run({ value: i, ms: 50 }))
+  for (const t of tasks) t.catch(() => {})
+  await pool.close()
+  for (const t of tasks) await assert.rejects(t, (e: unknown) => e instanceof CancelledError)
+  await assert.rejects(pool.run({ value: 9, ms: 0 }), (e: unknown) => e instanceof CancelledError)
+})
