@@ -109,3 +109,26 @@ test('native chunk range under FP8 block scales, mid-tensor chunks, zero/negativ
     }
   }
 })
+
+test('16-bit range: extremes in the vector body or the tail, all-negative chunks, ±0 only', () => {
+  // ±1e30 in BF16, ±65504 (the largest finite half) in F16.
+  const extreme = (dtype: 'BF16' | 'F16', sign: number) =>
+    dtype === 'BF16' ? (sign > 0 ? 0x7149 : 0xf149) : sign > 0 ? 0x7bff : 0xfbff
+  for (const dtype of ['BF16', 'F16'] as const) {
+    const n = 4099 // 256 vector steps of 16 and a tail of 3
+    for (const at of [0, 17, 4095, 4096, 4098]) {
+      for (const sign of [1, -1]) {
+        const b = values(dtype, n, 5 + at, false)
+        const dv = new DataView(b.buffer)
+        // All negative (sign bit set everywhere), or as generated; then one extreme planted at `at`.
+        if (sign < 0) for (let i = 0; i < n; i++) b[2 * i + 1]! |= 0x80
+        dv.setUint16(2 * at, extreme(dtype, sign), true)
+        same(chunkValueRange(b, dtype), chunkRange(b, dtype), `${dtype} extreme ${sign} at ${at}`)
+      }
+    }
+    const zeros = new Uint8Array(2 * n)
+    const dz = new DataView(zeros.buffer)
+    for (let i = 0; i < n; i++) dz.setUint16(2 * i, i % 3 === 0 ? 0x8000 : 0, true)
+    same(chunkValueRange(zeros, dtype), chunkRange(zeros, dtype), `${dtype} ±0`)
+  }
+})

@@ -8,6 +8,10 @@
 #include <cstring>
 #include <limits>
 
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <immintrin.h>
+#endif
+
 #include "../chunk/chunk.hpp"
 #include "../dtype/dtype.hpp"
 
@@ -49,6 +53,41 @@ inline void addValue(Range& r, double v) {
   if (v > r.max || (v == 0 && r.max == 0 && !std::signbit(v))) r.max = v;
 }
 
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define SP_RANGE_AVX2 1
+// The 16-bit key scan 16 codes per step (GCC's own vectorisation of the loop below runs at a third of this):
+// lo/hi keys and the non-finite flag over the first n - n % 16 codes; returns how many it took.
+__attribute__((target("avx2"))) inline uint64_t keyScan16Avx2(const uint8_t* p, uint64_t n, uint16_t lift,
+                                                               int16_t& lo, int16_t& hi, uint16_t& flag) {
+  const uint64_t m = n & ~uint64_t(15);
+  if (m == 0) return 0;
+  const __m256i mag = _mm256_set1_epi16(0x7FFF), add = _mm256_set1_epi16(int16_t(lift));
+  __m256i vlo = _mm256_set1_epi16(lo), vhi = _mm256_set1_epi16(hi), vflag = _mm256_setzero_si256();
+  for (uint64_t i = 0; i < m; i += 16) {
+    const __m256i c = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 2 * i));
+    // Negative codes (sign set) become −1 − magnitude: xor with 0x7FFF where the arithmetic shift gives all ones.
+    const __m256i k = _mm256_xor_si256(c, _mm256_and_si256(_mm256_srai_epi16(c, 15), mag));
+    vlo = _mm256_min_epi16(vlo, k);
+    vhi = _mm256_max_epi16(vhi, k);
+    vflag = _mm256_or_si256(vflag, _mm256_add_epi16(_mm256_and_si256(c, mag), add));
+  }
+  alignas(32) int16_t l[16], h[16], f[16];
+  _mm256_store_si256(reinterpret_cast<__m256i*>(l), vlo);
+  _mm256_store_si256(reinterpret_cast<__m256i*>(h), vhi);
+  _mm256_store_si256(reinterpret_cast<__m256i*>(f), vflag);
+  for (int j = 0; j < 16; j++) {
+    lo = l[j] < lo ? l[j] : lo;
+    hi = h[j] > hi ? h[j] : hi;
+    flag = uint16_t(flag | uint16_t(f[j]));
+  }
+  return m;
+}
+inline bool rangeAvx2() {
+  static const bool yes = __builtin_cpu_supports("avx2");
+  return yes;
+}
+#endif
+
 // Codes of 16 or 8 bits: min/max keys in one branch-free pass, decoded once. A span holding a NaN/Inf code
 // (magnitude at or above `firstNonFinite`) is rescanned value by value.
 template <class Bits, class ValueOf>
@@ -61,7 +100,13 @@ void codeRange(const uint8_t* p, uint64_t n, uint32_t firstNonFinite, double sca
   Key lo = std::numeric_limits<Key>::max(), hi = std::numeric_limits<Key>::min();
   Bits flag = 0;
   const Bits lift = Bits((1u << kSign) - firstNonFinite);  // magnitude + lift reaches the sign bit iff non-finite
-  for (uint64_t i = 0; i < n; i++) {
+  uint64_t start = 0;
+#ifdef SP_RANGE_AVX2
+  if constexpr (sizeof(Bits) == 2) {
+    if (rangeAvx2()) start = keyScan16Avx2(p, n, lift, lo, hi, flag);
+  }
+#endif
+  for (uint64_t i = start; i < n; i++) {
     const Bits c = loadLE<Bits>(p + i * sizeof(Bits));
     const Key k = K::of(c);
     flag |= Bits((c & kMag) + lift);
