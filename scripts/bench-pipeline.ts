@@ -249,14 +249,25 @@ async function main(): Promise<void> {
     rmSync(out, { recursive: true, force: true })
     rmSync(rec, { recursive: true, force: true })
     process.stderr.write(`${c.label}: ${gb(size)}; one-core codec sample …\n`)
-    const codec = runChild(['--phase', 'codec', '--model', c.dir, ...common])
-    process.stderr.write(`  codec: ${JSON.stringify(codec)}\n  compress …\n`)
+    // The one-core reference is taken before and after each job and averaged: the shared machine's speed drifts over
+    // minutes, and a reference taken at one end only would credit or blame the job for that drift.
+    const codecPhase = () => runChild(['--phase', 'codec', '--model', c.dir, ...common])
+    const before = codecPhase()
+    process.stderr.write(`  codec: ${JSON.stringify(before)}\n  compress …\n`)
     const comp = runChild(['--phase', 'compress', '--model', c.dir, '--out', out, ...common])
-    process.stderr.write(`  compress: ${JSON.stringify(comp)}\n  reconstruct …\n`)
+    process.stderr.write(`  compress: ${JSON.stringify(comp)}\n  one-core codec sample again …\n`)
+    const between = codecPhase()
+    process.stderr.write(`  codec: ${JSON.stringify(between)}\n  reconstruct …\n`)
     const dec = runChild(['--phase', 'decompress', '--model', out, '--out', rec, ...common])
-    process.stderr.write(`  reconstruct: ${JSON.stringify(dec)}\n`)
-    const cTarget = workers * codec.compressMBs!
-    const dTarget = workers * codec.decompressMBs!
+    process.stderr.write(`  reconstruct: ${JSON.stringify(dec)}\n  one-core codec sample again …\n`)
+    const after = codecPhase()
+    process.stderr.write(`  codec: ${JSON.stringify(after)}\n`)
+    const mean = (a: Record<string, number>, b: Record<string, number>) =>
+      Object.fromEntries(Object.keys(a).map((k) => [k, (a[k]! + b[k]!) / 2])) as Record<string, number>
+    const cCodec = mean(before, between)
+    const dCodec = mean(between, after)
+    const cTarget = workers * cCodec.compressMBs!
+    const dTarget = workers * dCodec.decompressMBs!
     rows.push(
       [
         c.label,
@@ -266,9 +277,9 @@ async function main(): Promise<void> {
         mb(comp.MBs!),
         mb(cTarget),
         `${((100 * comp.MBs!) / cTarget).toFixed(0)} %`,
-        cpuShare(size, codec.compressCpuMBs!, comp.cpuSeconds!),
+        cpuShare(size, cCodec.compressCpuMBs!, comp.cpuSeconds!),
         gb(comp.maxRss!),
-        stolen(codec, comp),
+        stolen(cCodec, comp),
       ],
       [
         c.label,
@@ -278,9 +289,9 @@ async function main(): Promise<void> {
         mb(dec.MBs!),
         mb(dTarget),
         `${((100 * dec.MBs!) / dTarget).toFixed(0)} %`,
-        cpuShare(size, codec.decompressCpuMBs!, dec.cpuSeconds!),
+        cpuShare(size, dCodec.decompressCpuMBs!, dec.cpuSeconds!),
         gb(dec.maxRss!),
-        stolen(codec, dec),
+        stolen(dCodec, dec),
       ],
     )
     rmSync(out, { recursive: true, force: true })

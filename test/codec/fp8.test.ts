@@ -227,7 +227,7 @@ test('generated DeepSeek-V3 FP8: the code grid escapes only −0 and NaN codes a
     t.diagnostic(
       `${name} ${mode} ${bound}: escapes ${l?.escapes ?? 'lossless'} → ${g.escapes} of ${n}, bytes ${linear.length} → ${grid.length}`,
     )
-    assert.equal(g.version, 2)
+    assert.equal(g.version, 3)
     // Every finite code has a bin: what is left stored raw is exactly what must come back bit for bit.
     assert.equal(g.escapes, mustStayExact)
     // The linear index could not place the coarse top codes of each block (or lost to lossless coding outright).
@@ -255,7 +255,8 @@ test('FP8 block scales: version-1 chunks of the test switch decode to what their
         const p = { dtype, mode: 'abs', eb, rowLength: cols, firstElement: first * cols, fp8, fp8Linear: true } as const
         const sub = input.subarray(first * cols)
         const m = compressChunkMeasured(sub, p, eb)
-        assert.equal(m.compressed[1], 1, 'the switch writes version 1')
+        // Quantized (method 2) the linear way: version 1; a lossless fallback is an ordinary version-3 chunk.
+        assert.equal(m.compressed[1], m.compressed[2] === 2 ? 1 : 3, 'the switch writes version 1')
         const out = decompressChunk(m.compressed, p, sub.length)
         assert.equal(crc32(out), m.decodedCrc)
         if (first === 0) {
@@ -267,14 +268,14 @@ test('FP8 block scales: version-1 chunks of the test switch decode to what their
   }
 })
 
-test('chunk versions: 0 and 3 are UNSUPPORTED_VERSION, version 2 off block-scaled FP8 is corrupt', () => {
+test('chunk versions: 0 and 4 are UNSUPPORTED_VERSION, version 2 off block-scaled FP8 is corrupt', () => {
   const rows = 40
   const cols = 128
   const fp8 = grid(rows, cols, 16, 128)
   const input = codes('F8_E4M3', rows * cols, 2)
   const p = { dtype: 'F8_E4M3', mode: 'abs', eb: 1e-4, rowLength: cols, firstElement: 0, fp8 } as const
   const chunk = compressChunk(input, p)
-  assert.equal(chunk[1], 2)
+  assert.equal(chunk[1], 3)
   const code = (c: Uint8Array, q: Parameters<typeof decompressChunk>[1]) => {
     try {
       decompressChunk(c, q, rows * cols)
@@ -284,7 +285,7 @@ test('chunk versions: 0 and 3 are UNSUPPORTED_VERSION, version 2 off block-scale
       return e.code
     }
   }
-  for (const v of [0, 3, 255])
+  for (const v of [0, 4, 255])
     assert.equal(
       code(
         Uint8Array.from(chunk, (b, i) => (i === 1 ? v : b)),
@@ -292,18 +293,20 @@ test('chunk versions: 0 and 3 are UNSUPPORTED_VERSION, version 2 off block-scale
       ),
       'UNSUPPORTED_VERSION',
     )
-  // Read as version 1 the same symbols mean linear indices: never silently other bytes.
-  assert.notEqual(
-    code(
-      Uint8Array.from(chunk, (b, i) => (i === 1 ? 1 : b)),
-      p,
-    ),
-    'ok',
-  )
+  // Read as version 1 the same symbols mean linear indices, and versions 1 and 2 another checksum: never
+  // silently other bytes.
+  for (const v of [1, 2])
+    assert.notEqual(
+      code(
+        Uint8Array.from(chunk, (b, i) => (i === 1 ? v : b)),
+        p,
+      ),
+      'ok',
+    )
   // The same codes without scales, or a BF16 chunk, never carry version 2.
   const plain = { dtype: 'F8_E4M3', mode: 'abs', eb: 1e-1, rowLength: cols, firstElement: 0 } as const
   const unscaled = compressChunk(input, plain)
-  assert.equal(unscaled[1], 1)
+  assert.equal(unscaled[1], 3)
   assert.equal(
     code(
       Uint8Array.from(unscaled, (b, i) => (i === 1 ? 2 : b)),

@@ -1,5 +1,5 @@
 // Chunk composition. Header (12 bytes): magic, version, method, dtype, u32 element count, u32 checksum of the
-// decoded bytes. Methods: raw copy, lossless byte planes, quantized (lossy).
+// decoded bytes (version 3: zlib CRC-32; 1 and 2: checksum32). Methods: raw copy, lossless byte planes, quantized.
 #include "chunk.hpp"
 
 #include <algorithm>
@@ -41,8 +41,13 @@ struct ScaleGrid {
   }
 };
 
-// version: the oldest codec version that decodes the chunk (2 only for block-scaled FP8 quantized chunks).
-void writeHeader(std::vector<uint8_t>& out, Method m, Dtype d, uint64_t n, uint32_t sum, uint8_t version = 1) {
+// The checksum a chunk of this version carries over its decoded bytes.
+uint32_t chunkChecksum(uint8_t version, const uint8_t* decoded, uint64_t bytes) {
+  return version >= 3 ? crc32(decoded, bytes) : checksum32(decoded, bytes);
+}
+
+// version: the oldest codec version that decodes the chunk.
+void writeHeader(std::vector<uint8_t>& out, Method m, Dtype d, uint64_t n, uint32_t sum, uint8_t version = 3) {
   ByteWriter w(out);
   w.u8(kChunkMagic);
   w.u8(version);
@@ -127,7 +132,7 @@ uint32_t* memoFor(double eb) {
   return memo.data();
 }
 
-// Returns the checksum of the reconstruction the decoder will produce.
+// Returns the checksum (chunkChecksum) of the reconstruction the decoder will produce.
 // Per-thread working memory, reused across chunks so large chunks do not pay page faults on every call.
 struct EncodeScratch {
   std::vector<uint16_t> sym;
@@ -401,7 +406,8 @@ uint32_t encodeQuantized(const uint8_t* in, uint64_t n, const ChunkParams& p, bo
     }
     o.resize(at0 + escCount * B);
   }
-  return checksum32(rec, n * B);
+  // Tests' fp8Linear chunks are version 1 (the linear mapping exists only there).
+  return chunkChecksum(kScaled && p.fp8Linear ? 1 : 3, rec, n * B);
 }
 
 // version: the chunk's header version (block-scaled FP8: 1 linear index mapping, 2 per-block code grid).
@@ -664,10 +670,11 @@ Status checkParams(const ChunkParams& p, uint64_t n) {
 namespace {
 
 // The whole encoder; decoded is set to the bytes the decoder will reproduce (the input, or the quantized path's
-// reconstruction in per-thread scratch, valid until the scratch is released). countCodes asks the 16-bit grid
+// reconstruction in per-thread scratch, valid until the scratch is released), checksum to the chunk's checksum of
+// them, crcChecksum to whether that is their zlib CRC-32 (version 3). countCodes asks the 16-bit grid
 // path for its code counts (EncodeScratch::codes, codeMemo set when taken).
 Status encodeChunkImpl(const uint8_t* in, uint64_t n, const ChunkParams& p, bool countCodes,
-                       std::vector<uint8_t>& out, const uint8_t*& decoded) {
+                       std::vector<uint8_t>& out, const uint8_t*& decoded, uint32_t& checksum, bool& crcChecksum) {
   const Status ps = checkParams(p, n);
   if (ps != Status::Ok) return ps;
   const unsigned B = dtypeBytes(p.dtype);
@@ -698,13 +705,15 @@ Status encodeChunkImpl(const uint8_t* in, uint64_t n, const ChunkParams& p, bool
     out.insert(out.end(), in, in + rawBytes);
     method = kRaw;
   }
-  if (method != kQuantized) sum = checksum32(in, rawBytes);
+  // Every chunk is version 3 (CRC-32 checksum); older decoders answer UNSUPPORTED_VERSION instead of misreading it.
+  // Only the tests' linear block-scaled FP8 chunks are written as version 1.
+  const uint8_t version = method == kQuantized && p.fp8 && p.fp8Linear ? 1 : 3;
+  if (method != kQuantized) sum = chunkChecksum(version, in, rawBytes);
   decoded = method == kQuantized ? encodeScratch().rec.data() : in;
-  // Block-scaled FP8 quantized chunks need a version-2 decoder (per-block code grid); older decoders then answer
-  // UNSUPPORTED_VERSION instead of misreading them. Everything else keeps version 1, readable by both.
-  const bool gridFp8 = method == kQuantized && p.fp8 && !p.fp8Linear;
+  checksum = sum;
+  crcChecksum = version >= 3;
   std::vector<uint8_t> header;
-  writeHeader(header, method, p.dtype, n, sum, gridFp8 ? 2 : 1);
+  writeHeader(header, method, p.dtype, n, sum, version);
   std::memcpy(out.data(), header.data(), kChunkHeaderBytes);
   return Status::Ok;
 }
@@ -718,7 +727,9 @@ void releaseLargeScratch(uint64_t n) {
 
 Status encodeChunk(const uint8_t* in, uint64_t n, const ChunkParams& p, std::vector<uint8_t>& out) {
   const uint8_t* decoded = nullptr;
-  const Status s = encodeChunkImpl(in, n, p, false, out, decoded);
+  uint32_t checksum = 0;
+  bool crcChecksum = false;
+  const Status s = encodeChunkImpl(in, n, p, false, out, decoded, checksum, crcChecksum);
   releaseLargeScratch(n);
   return s;
 }
@@ -731,10 +742,13 @@ Status encodeChunkMeasured(const uint8_t* in, uint64_t n, const ChunkParams& p, 
   sc.exactCodes.clear();
   sc.fp8Sums = measure::CodeSums(checkEb);
   sc.fp8Counted = false;
-  const Status s = encodeChunkImpl(in, n, p, true, out, decoded);
+  uint32_t checksum = 0;
+  bool crcChecksum = false;
+  const Status s = encodeChunkImpl(in, n, p, true, out, decoded, checksum, crcChecksum);
   if (s == Status::Ok) {
     const uint64_t bytes = n * dtypeBytes(p.dtype);
-    decodedCrc = crc32(decoded, bytes);
+    // A version-3 chunk's own checksum is the CRC the container records: no second pass over the bytes.
+    decodedCrc = crcChecksum ? checksum : crc32(decoded, bytes);
     bool measured = false;
     if (sc.codeMemo) {
       // The reconstruction is a function of the code, except the predictor's exact escapes, and everything when
@@ -780,7 +794,7 @@ Status decodeChunk(const uint8_t* in, size_t len, const ChunkParams& p, uint64_t
   if (!r.ok()) return r.status();
   if (magic != kChunkMagic) return Status::CorruptChunk;
   if (version == 0 || version > kCodecVersion) return Status::UnsupportedVersion;
-  // Version 2 is written only for block-scaled FP8 quantized chunks.
+  // Version 2 was written only for block-scaled FP8 quantized chunks.
   if (version == 2 && !(method == kQuantized && p.fp8)) return Status::CorruptChunk;
   if (dtype != uint8_t(p.dtype)) return Status::CorruptChunk;
   if (count != n) return Status::SizeMismatch;
@@ -805,7 +819,7 @@ Status decodeChunk(const uint8_t* in, size_t len, const ChunkParams& p, uint64_t
     default: return Status::CorruptChunk;
   }
   if (s != Status::Ok) return s;
-  if (checksum32(out, n * B) != sum) return Status::ChecksumMismatch;
+  if (chunkChecksum(version, out, n * B) != sum) return Status::ChecksumMismatch;
   return Status::Ok;
 }
 

@@ -11,9 +11,11 @@
 namespace sp {
 
 constexpr uint8_t kChunkMagic = 0xB5;
-// The newest chunk version this codec reads and writes. A chunk's header carries the oldest version that decodes
-// it: 2 for block-scaled FP8 quantized chunks (per-block code grid), 1 for all others.
-constexpr uint8_t kCodecVersion = 2;
+// The newest chunk version this codec reads and writes. Version 3 chunks check themselves with zlib's CRC-32 of the
+// decoded bytes (which the pipeline records as well, so the encoder digests them once); versions 1 and 2 with a
+// multiply-xor hash, and differ only in how block-scaled FP8 maps indices to codes (1 linear, 2 and 3 a per-block
+// code grid). The encoder writes version 3, and version 1 only for the tests' fp8Linear chunks.
+constexpr uint8_t kCodecVersion = 3;
 constexpr size_t kChunkHeaderBytes = 12;
 // Chunks count elements in 32 bits; tensors larger than this are split by the caller.
 constexpr uint64_t kMaxChunkElements = 0xFFFFFFFFull;

@@ -7,9 +7,9 @@ import type { ChunkCodecParams, CodecDtype, ErrorMode, Fp8BlockScales, MeasuredC
 
 export type { ChunkCodecParams, CodecDtype, ErrorMode, ErrorSums, Fp8BlockScales, MeasuredChunk } from './types'
 
-/** Newest chunk bitstream version this build reads and writes; each chunk header holds the oldest version that
- *  decodes it (2 for block-scaled FP8 quantized chunks, 1 otherwise). */
-export const CODEC_VERSION = 2
+/** Newest chunk bitstream version this build reads and writes (it reads 1–3). Version 3 chunks carry the zlib
+ *  CRC-32 of their decoded bytes as their checksum; each chunk header holds the oldest version that decodes it. */
+export const CODEC_VERSION = 3
 
 /** Default elements per chunk for whole-tensor helpers (rounded down to whole rows). */
 export const DEFAULT_CHUNK_ELEMENTS = 1 << 20
