@@ -1,5 +1,5 @@
-// compressChunkMeasured: the chunk bytes, the CRC-32 of what the decoder produces and the error sums must equal
-// what compressChunk + decompressChunk + zlib crc32 + compareChunk give, bit for bit, for every dtype and mode.
+// compressChunkMeasured: the chunk bytes, the CRC-32s of the input and of what the decoder produces and the error
+// sums must equal what compressChunk + decompressChunk + zlib crc32 + compareChunk give, for every dtype and mode.
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { crc32 } from 'node:zlib'
@@ -29,6 +29,7 @@ function check(input: Uint8Array, p: ChunkCodecParams, checkEb: number, label: s
   assert.deepStrictEqual(m.compressed, compressChunk(input, p), `${label}: compressed bytes`)
   const decoded = decompressChunk(m.compressed, p, n)
   assert.equal(m.decodedCrc, crc32(decoded) >>> 0, `${label}: decodedCrc`)
+  assert.equal(m.inputCrc, crc32(input) >>> 0, `${label}: inputCrc`)
   const reference = compareChunk(input, decoded, p.dtype, checkEb, p.firstElement, p.fp8)
   assert.ok(
     sameErrorSums(m.sums, reference),
@@ -39,7 +40,8 @@ function check(input: Uint8Array, p: ChunkCodecParams, checkEb: number, label: s
 
 const DTYPES: CodecDtype[] = ['BF16', 'F16', 'F32', 'F64', 'F8_E4M3', 'F8_E5M2']
 const PATTERNS: Pattern[] = ['weights', 'constant', 'allNaN', 'huge', 'subnormal', 'specials', 'ramp', 'stacked']
-const SHAPES: number[][] = [[0], [1], [7], [33, 17], [5, 1000], [3, 9000]]
+// 7 × 15000: past the size where 16-bit chunks count codes, over several digest blocks and a partial one.
+const SHAPES: number[][] = [[0], [1], [7], [33, 17], [5, 1000], [3, 9000], [7, 15000]]
 
 test('measured compress matches compress + decode + crc32 + compareChunk for every dtype, mode and shape', () => {
   let cases = 0

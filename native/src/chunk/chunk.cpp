@@ -150,6 +150,10 @@ struct EncodeScratch {
   // Measured block-scaled FP8 chunks: sums folded by the symbol pass (valid when fp8Counted).
   measure::CodeSums fp8Sums{0.0};
   bool fp8Counted = false;
+  // CRC-32s the 16-bit grid loop takes block by block while the bytes are in cache: of the input (measured
+  // chunks, when wantInputCrc) and of the reconstruction as quantized (before any predictor escape changes it).
+  bool wantInputCrc = false, inputCrcDone = false, recCrcDone = false;
+  uint32_t inputCrc = 0, recCrc = 0;
 };
 EncodeScratch& encodeScratch() {
   static thread_local EncodeScratch s;
@@ -168,6 +172,8 @@ void fit(V& v, size_t n) {
 // 16-bit chunks of at least this many elements; smaller ones are measured by the element pass. Block-scaled FP8
 // folds 256 counts per block: blocks of at least kCountBlockMin elements.
 constexpr uint64_t kCountCodesMin = 1u << 15;
+// Elements quantized between two digests of input and reconstruction: 32 KB of each for 16-bit dtypes.
+constexpr uint64_t kDigestBlock = 1u << 14;
 constexpr uint64_t kCountBlockMin = 1024;
 
 template <class T, bool kScaled>
@@ -179,6 +185,7 @@ uint32_t encodeQuantized(const uint8_t* in, uint64_t n, const ChunkParams& p, bo
   const quantizer::Linear<T> quant(p.eb);
   const ScaleGrid grid{p.fp8, p.firstElement};
   EncodeScratch& sc = encodeScratch();
+  sc.inputCrcDone = sc.recCrcDone = false;
   fit(sc.sym, n);
   fit(sc.rec, n * B);
   uint16_t* sym = sc.sym.data();
@@ -206,18 +213,31 @@ uint32_t encodeQuantized(const uint8_t* in, uint64_t n, const ChunkParams& p, bo
     // 16-bit dtypes have at most 65,536 distinct values: each is quantized once per (dtype, bound) and thread,
     // and the result (reconstruction << 16 | symbol) is kept for later chunks.
     uint32_t* memo = memoFor<T>(p.eb);
+    // Blocks of kDigestBlock elements: each block's input and reconstruction are digested right after it is
+    // quantized, from L1, instead of in two more passes over the chunk from memory.
+    const bool digestInput = sc.wantInputCrc;
+    uint32_t inCrc = 0, recCrc = 0;
+    auto digest = [&](uint64_t from, uint64_t to) {
+      if (digestInput) inCrc = crc32(in + from * B, (to - from) * B, inCrc);
+      recCrc = crc32(rec + from * B, (to - from) * B, recCrc);
+    };
     if (countCodes && n >= kCountCodesMin) {
       // Codes counted instead of symbols (the same one increment per element): the symbol counts follow from
-      // them, and so do the error sums (measure/codes.hpp). Tables 256 KB + 128 bytes apart (4K aliasing).
+      // them, and so do the error sums (measure/codes.hpp). One table: the codes of a chunk touch a few thousand
+      // of its counts, which stay in L1; four interleaved tables (as for symbols) would not.
       sc.codes.assign(65536, 0);
       uint32_t* h = sc.codes.data();
-      for (uint64_t i = 0; i < n; i++) {
-        const Bits b = loadLE<Bits>(in + i * B);
-        uint32_t e = memo[b];
-        if (__builtin_expect(e == kMemoUnknown, 0)) e = memo[b] = quantizeGrid<T>(b, p.eb);
-        sym[i] = uint16_t(e);
-        storeLE<Bits>(rec + i * B, Bits(e >> 16));
-        h[b]++;
+      for (uint64_t from = 0; from < n; from += kDigestBlock) {
+        const uint64_t to = std::min<uint64_t>(n, from + kDigestBlock);
+        for (uint64_t i = from; i < to; i++) {
+          const Bits b = loadLE<Bits>(in + i * B);
+          uint32_t e = memo[b];
+          if (__builtin_expect(e == kMemoUnknown, 0)) e = memo[b] = quantizeGrid<T>(b, p.eb);
+          sym[i] = uint16_t(e);
+          storeLE<Bits>(rec + i * B, Bits(e >> 16));
+          h[b]++;
+        }
+        digest(from, to);
       }
       for (uint32_t c = 0; c < 65536; c++)
         if (h[c]) hist4[uint16_t(memo[c])] += h[c];
@@ -233,12 +253,20 @@ uint32_t encodeQuantized(const uint8_t* in, uint64_t n, const ChunkParams& p, bo
         storeLE<Bits>(rec + i * B, Bits(e >> 16));
         h[way * kHistStride + z]++;
       };
-      uint64_t i = 0;
-      if (histWays == 4)
-        for (; i + 4 <= n; i += 4)
-          for (size_t k = 0; k < 4; k++) one(i + k, k);
-      for (; i < n; i++) one(i, 0);
+      for (uint64_t from = 0; from < n; from += kDigestBlock) {
+        const uint64_t to = std::min<uint64_t>(n, from + kDigestBlock);
+        uint64_t i = from;
+        if (histWays == 4)
+          for (; i + 4 <= to; i += 4)
+            for (size_t k = 0; k < 4; k++) one(i + k, k);
+        for (; i < to; i++) one(i, 0);
+        digest(from, to);
+      }
     }
+    sc.inputCrc = inCrc;
+    sc.inputCrcDone = digestInput;
+    sc.recCrc = recCrc;
+    sc.recCrcDone = true;
     counted = true;
   } else {
     for (uint64_t i = 0; i < n; i++) {
@@ -265,6 +293,7 @@ uint32_t encodeQuantized(const uint8_t* in, uint64_t n, const ChunkParams& p, bo
   const predictor::Kind kind = predictor::choose(sym, kEsc, n, R, colOffset);
   if (kind != predictor::kNone) {
     sc.fp8Counted = false;  // its exact escapes below are not in the FP8 sums: the element pass measures
+    sc.recCrcDone = false;  // and they change the reconstruction the block digests saw
     // Residual symbols; a residual too large for the alphabet turns its element into an exact outlier.
     fit(sc.q, n);
     int64_t* q = sc.q.data();
@@ -407,7 +436,9 @@ uint32_t encodeQuantized(const uint8_t* in, uint64_t n, const ChunkParams& p, bo
     o.resize(at0 + escCount * B);
   }
   // Tests' fp8Linear chunks are version 1 (the linear mapping exists only there).
-  return chunkChecksum(kScaled && p.fp8Linear ? 1 : 3, rec, n * B);
+  const uint8_t version = kScaled && p.fp8Linear ? 1 : 3;
+  if (version >= 3 && sc.recCrcDone) return sc.recCrc;
+  return chunkChecksum(version, rec, n * B);
 }
 
 // version: the chunk's header version (block-scaled FP8: 1 linear index mapping, 2 per-block code grid).
@@ -735,18 +766,24 @@ Status encodeChunk(const uint8_t* in, uint64_t n, const ChunkParams& p, std::vec
 }
 
 Status encodeChunkMeasured(const uint8_t* in, uint64_t n, const ChunkParams& p, double checkEb,
-                           std::vector<uint8_t>& out, uint32_t& decodedCrc, measure::ErrorSums& sums) {
+                           std::vector<uint8_t>& out, uint32_t& decodedCrc, measure::ErrorSums& sums,
+                           uint32_t* inputCrc) {
   const uint8_t* decoded = nullptr;
   EncodeScratch& sc = encodeScratch();
   sc.codeMemo = nullptr;
   sc.exactCodes.clear();
   sc.fp8Sums = measure::CodeSums(checkEb);
   sc.fp8Counted = false;
+  sc.wantInputCrc = inputCrc != nullptr;
+  sc.inputCrcDone = sc.recCrcDone = false;
   uint32_t checksum = 0;
   bool crcChecksum = false;
   const Status s = encodeChunkImpl(in, n, p, true, out, decoded, checksum, crcChecksum);
+  sc.wantInputCrc = false;
   if (s == Status::Ok) {
     const uint64_t bytes = n * dtypeBytes(p.dtype);
+    // The 16-bit grid loop digests the input block by block; other paths take it here.
+    if (inputCrc) *inputCrc = sc.inputCrcDone ? sc.inputCrc : crc32(in, bytes);
     // A version-3 chunk's own checksum is the CRC the container records: no second pass over the bytes.
     decodedCrc = crcChecksum ? checksum : crc32(decoded, bytes);
     bool measured = false;

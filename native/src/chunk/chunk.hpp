@@ -46,9 +46,11 @@ namespace measure {
 struct ErrorSums;
 }
 // encodeChunk that also reports what the decoder will produce without decoding: the zlib CRC-32 of the decoded
-// bytes and the error sums of decoded against input under bound checkEb (compareChunk in pipeline/values.ts).
+// bytes and the error sums of decoded against input under bound checkEb (compareChunk in pipeline/values.ts); and,
+// given inputCrc, the zlib CRC-32 of the input.
 Status encodeChunkMeasured(const uint8_t* in, uint64_t n, const ChunkParams& p, double checkEb,
-                           std::vector<uint8_t>& out, uint32_t& decodedCrc, measure::ErrorSums& sums);
+                           std::vector<uint8_t>& out, uint32_t& decodedCrc, measure::ErrorSums& sums,
+                           uint32_t* inputCrc = nullptr);
 // Decodes a chunk that must hold exactly n elements into out (n × dtypeBytes bytes).
 Status decodeChunk(const uint8_t* in, size_t len, const ChunkParams& p, uint64_t n, uint8_t* out);
 // Checks caller parameters (bound, dtype, scales) before encoding or decoding.

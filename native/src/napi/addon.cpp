@@ -120,8 +120,9 @@ Napi::Value Compress(const Napi::CallbackInfo& info) {
   return Napi::Uint8Array::New(env, size, ab, 0);
 }
 
-// compressChunkMeasured(input, params, checkEb) → {compressed, decodedCrc, sums}: compressChunk's bytes plus the
-// CRC-32 and error sums of what the decoder will produce, taken from the encoder's own reconstruction.
+// compressChunkMeasured(input, params, checkEb) → {compressed, decodedCrc, inputCrc, sums}: compressChunk's bytes
+// plus the CRC-32 and error sums of what the decoder will produce, taken from the encoder's own reconstruction, and
+// the CRC-32 of the input.
 Napi::Value CompressMeasured(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const uint8_t* data;
@@ -148,9 +149,9 @@ Napi::Value CompressMeasured(const Napi::CallbackInfo& info) {
   if (!(checkEb >= 0)) return throwCodec(env, Status::BadParams, "compressChunkMeasured: checkEb must be a number >= 0");
   const unsigned B = sp::dtypeBytes(p.dtype);
   static thread_local std::vector<uint8_t> out;
-  uint32_t crc = 0;
+  uint32_t crc = 0, inputCrc = 0;
   sp::measure::ErrorSums sums;
-  const Status s = sp::encodeChunkMeasured(data, len / B, p, checkEb, out, crc, sums);
+  const Status s = sp::encodeChunkMeasured(data, len / B, p, checkEb, out, crc, sums, &inputCrc);
   if (s != Status::Ok) return throwCodec(env, s);
   const size_t size = out.size();
   Napi::Value compressed;
@@ -175,6 +176,7 @@ Napi::Value CompressMeasured(const Napi::CallbackInfo& info) {
   if (target) r.Set("length", Napi::Number::New(env, double(size)));
   else r.Set("compressed", compressed);
   r.Set("decodedCrc", Napi::Number::New(env, double(crc)));
+  r.Set("inputCrc", Napi::Number::New(env, double(inputCrc)));
   r.Set("sums", so);
   return r;
 }

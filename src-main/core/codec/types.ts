@@ -60,6 +60,8 @@ export interface MeasuredChunk {
   compressed: Uint8Array
   /** zlib CRC-32 (unsigned) of the bytes decompressChunk will return. */
   decodedCrc: number
+  /** zlib CRC-32 (unsigned) of the input bytes. */
+  inputCrc: number
   /** compareChunk(input, decoded, dtype, checkEb, firstElement, fp8) from pipeline/values.ts (sameErrorSums). */
   sums: ErrorSums
 }

@@ -152,9 +152,12 @@ export const emptySums = (): ErrorSums => ({
  * absolute and squared errors to rounding (the native encoder adds them in several lanes, compareChunk in order).
  */
 export function sameErrorSums(a: ErrorSums, b: ErrorSums, relTol = 1e-12): boolean {
+  // A sum of n non-negative terms added one by one is off by at most (n − 1) × 2^-53 of itself; compareChunk adds
+  // in element order, the native paths in lanes or per code, so long chunks may differ by that much.
+  const tol = Math.max(relTol, Math.max(a.count, b.count) * Number.EPSILON)
   const close = (x: number, y: number) =>
     Object.is(x, y) ||
-    Math.abs(x - y) <= relTol * Math.max(Math.abs(x), Math.abs(y)) ||
+    Math.abs(x - y) <= tol * Math.max(Math.abs(x), Math.abs(y)) ||
     (Number.isNaN(x) && Number.isNaN(y))
   return (
     a.count === b.count &&

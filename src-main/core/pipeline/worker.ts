@@ -57,7 +57,7 @@ function run(task: PipelineTask): { result: PipelineResult; transfer: ArrayBuffe
       const result: CompressResult = {
         length: m.length,
         decodedCrc: m.decodedCrc,
-        inputCrc: crc32(task.bytes),
+        inputCrc: m.inputCrc,
         compressedCrc: crc32(task.target.subarray(0, m.length)),
         sums: m.sums,
         ms: performance.now() - t0,
