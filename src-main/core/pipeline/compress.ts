@@ -123,6 +123,8 @@ const SYNC_BYTES = 64 << 20
 /** REL tensors up to this size are read once: the range pass keeps their chunks for compressing (≤ 2× in memory). */
 const RETAIN_BYTES = 64 << 20
 const SYNC_MS = 1000
+/** Bytes of upcoming tensors whose range passes run ahead of compressing (besides the next tensor, always). */
+const LOOKAHEAD_BYTES = 48 << 20
 
 export async function compressModel(o: CompressJobOptions): Promise<CompressJobOutcome> {
   const t0 = Date.now()
@@ -404,7 +406,7 @@ class CompressJob {
     const records = done.map((e) => deserializeRecord(e.record!))
     const metrics = done.map((e) => reviveMetrics(e.metrics!))
     /** The next tensor's preparation while it runs ahead (awaited before the job gives up on an error). */
-    let lookahead: () => Promise<TensorWork> | undefined = () => undefined
+    let lookahead: () => Promise<unknown> = () => Promise.resolve()
     for (const t of tensors.slice(0, done.length)) {
       this.bytesDone += t.byteLength
       this.tensorsDone++
@@ -518,21 +520,28 @@ class CompressJob {
         }
       }
 
-      // One tensor of lookahead: the next tensor's range pass (a REL bound) reads and measures it while this
-      // tensor's chunks are compressed, so the workers never wait for it at a tensor boundary.
+      // Lookahead: the range passes (REL bounds) of the next tensors, up to LOOKAHEAD_BYTES of them and at least
+      // one, read and measure them while this tensor's chunks are compressed, so the workers never wait for a
+      // bound at a tensor boundary, not even after a run of small tensors.
       const todo = tensors.slice(done.length)
-      const prepareAt = (t: number) => {
-        if (t >= todo.length) return undefined
+      const preparing = new Map<number, Promise<TensorWork>>()
+      const ensure = (t: number) => {
+        if (t >= todo.length || preparing.has(t)) return
         const p = this.prepare(shard, todo[t]!)
         p.catch(() => {})
-        return p
+        preparing.set(t, p)
       }
-      let next = prepareAt(0)
-      lookahead = () => next
+      lookahead = () => Promise.allSettled(preparing.values())
       for (let t = 0; t < todo.length; t++) {
         this.checkCancel()
-        const w = await next!
-        next = prepareAt(t + 1)
+        ensure(t)
+        const w = await preparing.get(t)!
+        preparing.delete(t)
+        for (let u = t + 1, ahead = 0; u < todo.length; u++) {
+          ahead += todo[u]!.byteLength
+          if (u > t + 1 && ahead > LOOKAHEAD_BYTES) break
+          ensure(u)
+        }
         if (w.chunkCount === 0) {
           if (w.hash) w.sha256 = w.hash.digest()
           queue.push({
@@ -574,7 +583,7 @@ class CompressJob {
     } catch (err) {
       // Keep the partial file and its journal: the next run resumes from them. A range pass still reading ahead
       // finishes first (its error, if any, is the same job's), so nothing reads the shard after the job ends.
-      await lookahead()?.catch(() => {})
+      await lookahead()
       await background.settle().catch(() => {})
       await writer.close()
       throw err
@@ -693,12 +702,18 @@ class CompressJob {
       r.catch(() => {})
       return r
     }
-    let pending = w.chunkCount > 0 ? read(0) : undefined
+    // Two reads in flight: the page cache copies on two threads while this one scans.
+    const pending: Promise<{ slot: ChunkSlot; bytes: Uint8Array }>[] = []
+    let next = 0
+    const fill = () => {
+      while (next < w.chunkCount && pending.length < 2) pending.push(read(next++))
+    }
     try {
+      fill()
       for (let i = 0; i < w.chunkCount; i++) {
         this.checkCancel()
-        const { slot, bytes } = await pending!
-        pending = i + 1 < w.chunkCount ? read(i + 1) : undefined
+        const { slot, bytes } = await pending.shift()!
+        fill()
         if (keep) w.retained![i] = { slot, bytes }
         const r = chunkValueRange(bytes, w.dtype!, i * w.chunkElements, w.fp8)
         if (!keep) this.slots.give(slot)
@@ -707,7 +722,7 @@ class CompressJob {
       }
     } finally {
       // Nothing keeps reading the shard after this returns or throws.
-      await pending?.catch(() => {})
+      await Promise.allSettled(pending)
     }
     return { min, max }
   }
