@@ -405,7 +405,7 @@ class CompressJob {
     const background = new BackgroundCommit(journal, () => writer.sync())
     const records = done.map((e) => deserializeRecord(e.record!))
     const metrics = done.map((e) => reviveMetrics(e.metrics!))
-    /** The next tensor's preparation while it runs ahead (awaited before the job gives up on an error). */
+    /** Settles the preparations running ahead (awaited before the job gives up on an error). */
     let lookahead: () => Promise<unknown> = () => Promise.resolve()
     for (const t of tensors.slice(0, done.length)) {
       this.bytesDone += t.byteLength
@@ -687,8 +687,8 @@ class CompressJob {
 
   /**
    * The tensor's finite range (dequantized for block-scaled FP8), scanned on this thread by the native kernel while
-   * the next chunk is being read. The workers stay on compressing, and since this runs a tensor ahead (see shard()),
-   * a tensor's bound is known before the workers reach it.
+   * the next chunks are being read. The workers stay on compressing, and since this runs ahead of them (shard()'s
+   * lookahead), a tensor's bound is known before they reach it.
    */
   private async range(shard: SafetensorsFile, w: TensorWork): Promise<{ min: number; max: number }> {
     let min = Number.POSITIVE_INFINITY
