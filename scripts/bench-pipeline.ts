@@ -9,7 +9,15 @@ import { existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs
 import { availableParallelism, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
-import { compressChunk, decompressChunk, resolveBound } from '../src-main/core/codec'
+import type { Worker } from 'node:worker_threads'
+import {
+  compressChunk,
+  compressChunkInto,
+  decompressChunk,
+  decompressChunkInto,
+  maxCompressedChunkSize,
+  resolveBound,
+} from '../src-main/core/codec'
 import type { ChunkCodecParams, CodecDtype, ErrorMode, Fp8BlockScales } from '../src-main/core/codec/types'
 import { classifyTensor } from '../src-main/core/model/roles'
 import { compressModel, decompressModel } from '../src-main/core/pipeline'
@@ -18,6 +26,8 @@ import { chunkValues, compareChunk, isCodecDtype, valueRange } from '../src-main
 import { makePlan, resolvePlan } from '../src-main/core/plan/plan'
 import { SafetensorsFile } from '../src-main/core/safetensors'
 import { generateModel } from '../src-main/core/synth'
+import { spawnWorker } from '../src-main/core/util/workers'
+import type { CodecThreadSample } from './bench-codec-thread'
 
 const { values } = parseArgs({
   options: {
@@ -124,21 +134,27 @@ async function codecPhase(shardPath: string): Promise<Record<string, number>> {
     const u = process.cpuUsage()
     return (u.user + u.system) / 1e6
   }
+  // Into reused buffers, as the pipeline's workers do: the codec's own time, not the allocator's.
+  const maxBytes = samples.reduce((a, s) => Math.max(a, s.bytes.length), 0)
+  const target = new Uint8Array(samples.reduce((a, s) => Math.max(a, maxCompressedChunkSize(s.n, s.p.dtype)), 0))
+  const scratch = new Uint8Array(maxBytes)
   let c0 = cpu()
   let t0 = performance.now()
-  const packed = samples.map((s) => compressChunk(s.bytes, s.p))
+  for (const s of samples) compressChunkInto(s.bytes, s.p, target)
   const tc = (performance.now() - t0) / 1000
   const cc = cpu() - c0
+  const packed = samples.map((s) => compressChunk(s.bytes, s.p))
   c0 = cpu()
   t0 = performance.now()
-  const decoded = samples.map((s, i) => decompressChunk(packed[i]!, s.p, s.n))
+  for (const [i, s] of samples.entries()) decompressChunkInto(packed[i]!, s.p, s.n, scratch.subarray(0, s.bytes.length))
   const td = (performance.now() - t0) / 1000
   const cd = cpu() - c0
-  const over = samples.reduce(
-    (a, s, i) => a + compareChunk(s.bytes, decoded[i]!, s.p.dtype, s.p.eb, s.p.firstElement, s.p.fp8).over,
-    0,
-  )
+  const over = samples.reduce((a, s, i) => {
+    const decoded = decompressChunk(packed[i]!, s.p, s.n)
+    return a + compareChunk(s.bytes, decoded, s.p.dtype, s.p.eb, s.p.firstElement, s.p.fp8).over
+  }, 0)
   const packedBytes = packed.reduce((a, b) => a + b.length, 0)
+  const together = await codecTogether(samples, packed, workers)
   return {
     sampleBytes: total,
     sampleRatio: total / packedBytes,
@@ -147,6 +163,50 @@ async function codecPhase(shardPath: string): Promise<Record<string, number>> {
     decompressMBs: total / 1e6 / td,
     compressCpuMBs: total / 1e6 / cc,
     decompressCpuMBs: total / 1e6 / cd,
+    togetherCompressMBs: (workers * total) / 1e6 / together.compress,
+    togetherDecompressMBs: (workers * total) / 1e6 / together.decompress,
+  }
+}
+
+/**
+ * Seconds that `threads` threads take to compress (and then to decompress) every sample each, all at once: the
+ * codec alone on this many cores. Two vCPUs rarely give twice one: they share the last-level cache and memory
+ * bandwidth, and the host may clock them down, so this is the ceiling any pipeline has on this machine.
+ */
+async function codecTogether(
+  samples: { bytes: Uint8Array; p: ChunkCodecParams; n: number }[],
+  packed: Uint8Array[],
+  threads: number,
+): Promise<{ compress: number; decompress: number }> {
+  const input = new Uint8Array(new SharedArrayBuffer(samples.reduce((a, s) => a + s.bytes.length, 0)))
+  const packedAll = new Uint8Array(new SharedArrayBuffer(packed.reduce((a, b) => a + b.length, 0)))
+  const table: CodecThreadSample[] = []
+  let at = 0
+  let packedAt = 0
+  samples.forEach((s, i) => {
+    input.set(s.bytes, at)
+    packedAll.set(packed[i]!, packedAt)
+    table.push({ at, length: s.bytes.length, packedAt, packedLength: packed[i]!.length, n: s.n, p: s.p })
+    at += s.bytes.length
+    packedAt += packed[i]!.length
+  })
+  const url = new URL('./bench-codec-thread.ts', import.meta.url)
+  const pool = Array.from({ length: threads }, () =>
+    spawnWorker(url, { workerData: { input, packed: packedAll, samples: table } }),
+  )
+  const next = (w: Worker) => new Promise<string>((resolve) => w.once('message', resolve))
+  try {
+    await Promise.all(pool.map(next))
+    const timed = async (pass: 'compress' | 'decompress') => {
+      const done = pool.map(next)
+      const t0 = performance.now()
+      for (const w of pool) w.postMessage(pass)
+      await Promise.all(done)
+      return (performance.now() - t0) / 1000
+    }
+    return { compress: await timed('compress'), decompress: await timed('decompress') }
+  } finally {
+    await Promise.all(pool.map((w) => w.terminate()))
   }
 }
 
@@ -220,6 +280,7 @@ const cpuShare = (bytes: number, codecCpuMBs: number, jobCpuSeconds: number) =>
 const pct = (x: number | undefined) => (x !== undefined && Number.isFinite(x) ? `${(100 * x).toFixed(0)} %` : '?')
 const stolen = (codec: Record<string, number>, job: Record<string, number>) =>
   `${pct(codec.stolenShare)} / ${pct(job.stolenShare)}`
+const alone = (together: number, target: number) => `${mb(together)} (${pct(together / target)})`
 const gb = (x: number) => `${(x / 1e9).toFixed(2)} GB`
 
 async function main(): Promise<void> {
@@ -277,6 +338,8 @@ async function main(): Promise<void> {
         mb(comp.MBs!),
         mb(cTarget),
         `${((100 * comp.MBs!) / cTarget).toFixed(0)} %`,
+        alone(cCodec.togetherCompressMBs!, cTarget),
+        pct(comp.MBs! / cCodec.togetherCompressMBs!),
         cpuShare(size, cCodec.compressCpuMBs!, comp.cpuSeconds!),
         gb(comp.maxRss!),
         stolen(cCodec, comp),
@@ -289,6 +352,8 @@ async function main(): Promise<void> {
         mb(dec.MBs!),
         mb(dTarget),
         `${((100 * dec.MBs!) / dTarget).toFixed(0)} %`,
+        alone(dCodec.togetherDecompressMBs!, dTarget),
+        pct(dec.MBs! / dCodec.togetherDecompressMBs!),
         cpuShare(size, dCodec.decompressCpuMBs!, dec.cpuSeconds!),
         gb(dec.maxRss!),
         stolen(dCodec, dec),
@@ -305,6 +370,8 @@ async function main(): Promise<void> {
     `end to end (${workers} workers)`,
     `${workers} × one-core codec`,
     'share',
+    `codec alone on ${workers} threads (of ${workers} × one-core)`,
+    'end to end / codec alone',
     'codec share of job CPU',
     'peak RSS',
     'CPU stolen (codec / job)',

@@ -106,13 +106,32 @@ Napi::Value Compress(const Napi::CallbackInfo& info) {
   size_t len;
   ChunkParams p;
   sp::Fp8Scales g;
-  if (!readChunkArgs(info, "compressChunk", "(Uint8Array, params)", data, len, p, g)) return env.Undefined();
+  if (!readChunkArgs(info, "compressChunk", "(Uint8Array, params[, target])", data, len, p, g)) return env.Undefined();
+  // Optional target: the chunk is written there and its length returned, so a caller compressing chunk after
+  // chunk allocates nothing per chunk (as compressChunkMeasured's target).
+  uint8_t* target = nullptr;
+  size_t targetLen = 0;
+  if (info.Length() >= 3 && !info[2].IsUndefined()) {
+    const uint8_t* t;
+    if (!readBytes(info[2], t, targetLen))
+      return throwCodec(env, Status::BadParams, "compressChunk: target must be a Uint8Array");
+    target = const_cast<uint8_t*>(t);
+    if (target < data + len && data < target + targetLen)
+      return throwCodec(env, Status::BadParams, "compressChunk: input and target overlap");
+  }
   const unsigned B = sp::dtypeBytes(p.dtype);
   // Per-thread output buffer, kept between calls so that chunk after chunk does not pay fresh page faults; the
   // result is copied into the ArrayBuffer anyway. Buffers of oversized chunks are let go.
   static thread_local std::vector<uint8_t> out;
   const Status s = sp::encodeChunk(data, len / B, p, out);
   if (s != Status::Ok) return throwCodec(env, s);
+  if (target) {
+    const size_t size = out.size();
+    if (size > targetLen) return throwCodec(env, Status::BadParams, "compressChunk: target is too small");
+    if (size) std::memcpy(target, out.data(), size);
+    if (out.capacity() > (size_t(1) << 26)) std::vector<uint8_t>().swap(out);
+    return Napi::Number::New(env, double(size));
+  }
   Napi::ArrayBuffer ab = Napi::ArrayBuffer::New(env, out.size());
   if (!out.empty()) std::memcpy(ab.Data(), out.data(), out.size());
   const size_t size = out.size();

@@ -44,6 +44,7 @@ interface NativeParams {
 
 interface NativeCodec {
   compressChunk(input: Uint8Array, p: NativeParams): Uint8Array
+  compressChunk(input: Uint8Array, p: NativeParams, target: Uint8Array): number
   compressChunkMeasured(input: Uint8Array, p: NativeParams, checkEb: number): MeasuredChunk
   compressChunkMeasured(
     input: Uint8Array,
@@ -119,6 +120,18 @@ function rethrow(err: unknown): never {
 export function compressChunk(input: Uint8Array, p: ChunkCodecParams): Uint8Array {
   try {
     return addon().compressChunk(input, toNative(p))
+  } catch (err) {
+    rethrow(err)
+  }
+}
+
+/**
+ * compressChunk writing into target (at least maxCompressedChunkSize bytes, not overlapping input); returns the
+ * chunk's length. Nothing is allocated per call.
+ */
+export function compressChunkInto(input: Uint8Array, p: ChunkCodecParams, target: Uint8Array): number {
+  try {
+    return addon().compressChunk(input, toNative(p), target)
   } catch (err) {
     rethrow(err)
   }
