@@ -100,6 +100,36 @@ bool readChunkArgs(const Napi::CallbackInfo& info, const char* fn, const char* u
   return true;
 }
 
+// The optional output buffer at info[index] (absent or undefined: none). False after throwing: not a Uint8Array, or
+// overlapping the input.
+bool readTarget(const Napi::CallbackInfo& info, size_t index, const char* fn, const uint8_t* data, size_t len,
+                uint8_t*& target, size_t& targetLen) {
+  target = nullptr;
+  targetLen = 0;
+  if (info.Length() <= index || info[index].IsUndefined()) return true;
+  const uint8_t* t;
+  if (!readBytes(info[index], t, targetLen)) {
+    throwCodec(info.Env(), Status::BadParams, (std::string(fn) + ": target must be a Uint8Array").c_str());
+    return false;
+  }
+  target = const_cast<uint8_t*>(t);
+  if (target < data + len && data < target + targetLen) {
+    throwCodec(info.Env(), Status::BadParams, (std::string(fn) + ": input and target overlap").c_str());
+    return false;
+  }
+  return true;
+}
+
+// Copies an encoded chunk into the caller's target. False after throwing when it does not fit.
+bool copyToTarget(Napi::Env env, const char* fn, const std::vector<uint8_t>& out, uint8_t* target, size_t targetLen) {
+  if (out.size() > targetLen) {
+    throwCodec(env, Status::BadParams, (std::string(fn) + ": target is too small").c_str());
+    return false;
+  }
+  if (!out.empty()) std::memcpy(target, out.data(), out.size());
+  return true;
+}
+
 Napi::Value Compress(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const uint8_t* data;
@@ -109,16 +139,9 @@ Napi::Value Compress(const Napi::CallbackInfo& info) {
   if (!readChunkArgs(info, "compressChunk", "(Uint8Array, params[, target])", data, len, p, g)) return env.Undefined();
   // Optional target: the chunk is written there and its length returned, so a caller compressing chunk after
   // chunk allocates nothing per chunk (as compressChunkMeasured's target).
-  uint8_t* target = nullptr;
-  size_t targetLen = 0;
-  if (info.Length() >= 3 && !info[2].IsUndefined()) {
-    const uint8_t* t;
-    if (!readBytes(info[2], t, targetLen))
-      return throwCodec(env, Status::BadParams, "compressChunk: target must be a Uint8Array");
-    target = const_cast<uint8_t*>(t);
-    if (target < data + len && data < target + targetLen)
-      return throwCodec(env, Status::BadParams, "compressChunk: input and target overlap");
-  }
+  uint8_t* target;
+  size_t targetLen;
+  if (!readTarget(info, 2, "compressChunk", data, len, target, targetLen)) return env.Undefined();
   const unsigned B = sp::dtypeBytes(p.dtype);
   // Per-thread output buffer, kept between calls so that chunk after chunk does not pay fresh page faults; the
   // result is copied into the ArrayBuffer anyway. Buffers of oversized chunks are let go.
@@ -126,9 +149,8 @@ Napi::Value Compress(const Napi::CallbackInfo& info) {
   const Status s = sp::encodeChunk(data, len / B, p, out);
   if (s != Status::Ok) return throwCodec(env, s);
   if (target) {
+    if (!copyToTarget(env, "compressChunk", out, target, targetLen)) return env.Undefined();
     const size_t size = out.size();
-    if (size > targetLen) return throwCodec(env, Status::BadParams, "compressChunk: target is too small");
-    if (size) std::memcpy(target, out.data(), size);
     if (out.capacity() > (size_t(1) << 26)) std::vector<uint8_t>().swap(out);
     return Napi::Number::New(env, double(size));
   }
@@ -154,16 +176,9 @@ Napi::Value CompressMeasured(const Napi::CallbackInfo& info) {
     return throwCodec(env, Status::BadParams, "compressChunkMeasured: expected (Uint8Array, params, checkEb[, target])");
   // Optional target (e.g. a view of a SharedArrayBuffer slot): the chunk is written there and only its length
   // returned, so a pipeline worker allocates nothing per chunk.
-  uint8_t* target = nullptr;
-  size_t targetLen = 0;
-  if (info.Length() >= 4 && !info[3].IsUndefined()) {
-    const uint8_t* t;
-    if (!readBytes(info[3], t, targetLen))
-      return throwCodec(env, Status::BadParams, "compressChunkMeasured: target must be a Uint8Array");
-    target = const_cast<uint8_t*>(t);
-    if (target < data + len && data < target + targetLen)
-      return throwCodec(env, Status::BadParams, "compressChunkMeasured: input and target overlap");
-  }
+  uint8_t* target;
+  size_t targetLen;
+  if (!readTarget(info, 3, "compressChunkMeasured", data, len, target, targetLen)) return env.Undefined();
   const double checkEb = info[2].As<Napi::Number>().DoubleValue();
   if (!(checkEb >= 0)) return throwCodec(env, Status::BadParams, "compressChunkMeasured: checkEb must be a number >= 0");
   const unsigned B = sp::dtypeBytes(p.dtype);
@@ -175,8 +190,7 @@ Napi::Value CompressMeasured(const Napi::CallbackInfo& info) {
   const size_t size = out.size();
   Napi::Value compressed;
   if (target) {
-    if (size > targetLen) return throwCodec(env, Status::BadParams, "compressChunkMeasured: target is too small");
-    if (size) std::memcpy(target, out.data(), size);
+    if (!copyToTarget(env, "compressChunkMeasured", out, target, targetLen)) return env.Undefined();
   } else {
     Napi::ArrayBuffer ab = Napi::ArrayBuffer::New(env, size);
     if (size) std::memcpy(ab.Data(), out.data(), size);
