@@ -41,6 +41,10 @@ struct ScaleGrid {
   }
 };
 
+// The version a chunk is written with: 3, or 1 for the tests' linear block-scaled FP8 quantized chunks (the linear
+// mapping exists only there).
+uint8_t chunkVersion(Method m, const ChunkParams& p) { return m == kQuantized && p.fp8 && p.fp8Linear ? 1 : 3; }
+
 // The checksum a chunk of this version carries over its decoded bytes.
 uint32_t chunkChecksum(uint8_t version, const uint8_t* decoded, uint64_t bytes) {
   return version >= 3 ? crc32(decoded, bytes) : checksum32(decoded, bytes);
@@ -435,8 +439,7 @@ uint32_t encodeQuantized(const uint8_t* in, uint64_t n, const ChunkParams& p, bo
     }
     o.resize(at0 + escCount * B);
   }
-  // Tests' fp8Linear chunks are version 1 (the linear mapping exists only there).
-  const uint8_t version = kScaled && p.fp8Linear ? 1 : 3;
+  const uint8_t version = chunkVersion(kQuantized, p);
   if (version >= 3 && sc.recCrcDone) return sc.recCrc;
   return chunkChecksum(version, rec, n * B);
 }
@@ -701,11 +704,10 @@ Status checkParams(const ChunkParams& p, uint64_t n) {
 namespace {
 
 // The whole encoder; decoded is set to the bytes the decoder will reproduce (the input, or the quantized path's
-// reconstruction in per-thread scratch, valid until the scratch is released), checksum to the chunk's checksum of
-// them, crcChecksum to whether that is their zlib CRC-32 (version 3). countCodes asks the 16-bit grid
+// reconstruction in per-thread scratch, valid until the scratch is released). countCodes asks the 16-bit grid
 // path for its code counts (EncodeScratch::codes, codeMemo set when taken).
 Status encodeChunkImpl(const uint8_t* in, uint64_t n, const ChunkParams& p, bool countCodes,
-                       std::vector<uint8_t>& out, const uint8_t*& decoded, uint32_t& checksum, bool& crcChecksum) {
+                       std::vector<uint8_t>& out, const uint8_t*& decoded) {
   const Status ps = checkParams(p, n);
   if (ps != Status::Ok) return ps;
   const unsigned B = dtypeBytes(p.dtype);
@@ -736,13 +738,10 @@ Status encodeChunkImpl(const uint8_t* in, uint64_t n, const ChunkParams& p, bool
     out.insert(out.end(), in, in + rawBytes);
     method = kRaw;
   }
-  // Every chunk is version 3 (CRC-32 checksum); older decoders answer UNSUPPORTED_VERSION instead of misreading it.
-  // Only the tests' linear block-scaled FP8 chunks are written as version 1.
-  const uint8_t version = method == kQuantized && p.fp8 && p.fp8Linear ? 1 : 3;
+  // Version 3 (CRC-32 checksum): older decoders answer UNSUPPORTED_VERSION instead of misreading it.
+  const uint8_t version = chunkVersion(method, p);
   if (method != kQuantized) sum = chunkChecksum(version, in, rawBytes);
   decoded = method == kQuantized ? encodeScratch().rec.data() : in;
-  checksum = sum;
-  crcChecksum = version >= 3;
   std::vector<uint8_t> header;
   writeHeader(header, method, p.dtype, n, sum, version);
   std::memcpy(out.data(), header.data(), kChunkHeaderBytes);
@@ -758,9 +757,7 @@ void releaseLargeScratch(uint64_t n) {
 
 Status encodeChunk(const uint8_t* in, uint64_t n, const ChunkParams& p, std::vector<uint8_t>& out) {
   const uint8_t* decoded = nullptr;
-  uint32_t checksum = 0;
-  bool crcChecksum = false;
-  const Status s = encodeChunkImpl(in, n, p, false, out, decoded, checksum, crcChecksum);
+  const Status s = encodeChunkImpl(in, n, p, false, out, decoded);
   releaseLargeScratch(n);
   return s;
 }
@@ -776,16 +773,14 @@ Status encodeChunkMeasured(const uint8_t* in, uint64_t n, const ChunkParams& p, 
   sc.fp8Counted = false;
   sc.wantInputCrc = inputCrc != nullptr;
   sc.inputCrcDone = sc.recCrcDone = false;
-  uint32_t checksum = 0;
-  bool crcChecksum = false;
-  const Status s = encodeChunkImpl(in, n, p, true, out, decoded, checksum, crcChecksum);
+  const Status s = encodeChunkImpl(in, n, p, true, out, decoded);
   sc.wantInputCrc = false;
   if (s == Status::Ok) {
     const uint64_t bytes = n * dtypeBytes(p.dtype);
     // The 16-bit grid loop digests the input block by block; other paths take it here.
     if (inputCrc) *inputCrc = sc.inputCrcDone ? sc.inputCrc : crc32(in, bytes);
-    // A version-3 chunk's own checksum is the CRC the container records: no second pass over the bytes.
-    decodedCrc = crcChecksum ? checksum : crc32(decoded, bytes);
+    // A version-3 chunk's own checksum (header bytes 8–11) is the CRC the container records: no second pass.
+    decodedCrc = out[1] >= 3 ? loadLE<uint32_t>(out.data() + 8) : crc32(decoded, bytes);
     bool measured = false;
     if (sc.codeMemo) {
       // The reconstruction is a function of the code, except the predictor's exact escapes, and everything when
