@@ -8,9 +8,18 @@ import type { EchoTask } from '../helpers/echo-worker'
 type Echo = { value: number; waiting: number; threadId: number }
 const url = new URL('../helpers/echo-worker.ts', import.meta.url)
 
-test('depth 2: each task answered with its own result, at most one waiting per worker, both workers used', async () => {
-  const pool = new WorkerPool<EchoTask, Echo>(url, 2, { depth: 2 })
+/** Runs fn with a pool of `size` echo workers holding `depth` tasks each, closing the pool whatever happens. */
+async function withPool(size: number, depth: number, fn: (pool: WorkerPool<EchoTask, Echo>) => Promise<void>) {
+  const pool = new WorkerPool<EchoTask, Echo>(url, size, { depth })
   try {
+    await fn(pool)
+  } finally {
+    await pool.close()
+  }
+}
+
+test('depth 2: each task answered with its own result, at most one waiting per worker, both workers used', () =>
+  withPool(2, 2, async (pool) => {
     assert.equal(pool.tasksPerWorker, 2)
     const results = await Promise.all(Array.from({ length: 24 }, (_, i) => pool.run({ value: i, ms: 3 })))
     assert.deepEqual(
@@ -23,36 +32,24 @@ test('depth 2: each task answered with its own result, at most one waiting per w
       'no task was ever posted ahead',
     )
     assert.equal(new Set(results.map((r) => r.threadId)).size, 2)
-  } finally {
-    await pool.close()
-  }
-})
+  }))
 
-test('depth 1 keeps one task per worker', async () => {
-  const pool = new WorkerPool<EchoTask, Echo>(url, 2)
-  try {
+test('depth 1 keeps one task per worker', () =>
+  withPool(2, 1, async (pool) => {
     const results = await Promise.all(Array.from({ length: 10 }, (_, i) => pool.run({ value: i, ms: 2 })))
     assert.ok(results.every((r) => r.waiting === 0))
-  } finally {
-    await pool.close()
-  }
-})
+  }))
 
-test('a failing task rejects alone; the task posted behind it on the same worker still succeeds', async () => {
-  const pool = new WorkerPool<EchoTask, Echo>(url, 1, { depth: 2 })
-  try {
+test('a failing task rejects alone; the task posted behind it on the same worker still succeeds', () =>
+  withPool(1, 2, async (pool) => {
     const a = pool.run({ value: 1, ms: 5, fail: true })
     const b = pool.run({ value: 2, ms: 1 })
     await assert.rejects(a, (e: unknown) => e instanceof WorkerTaskError && e.code === 'BOOM')
     assert.equal((await b).value, 2)
-  } finally {
-    await pool.close()
-  }
-})
+  }))
 
-test('a worker that exits rejects every task posted to it; the other worker finishes the queue', async () => {
-  const pool = new WorkerPool<EchoTask, Echo>(url, 2, { depth: 2 })
-  try {
+test('a worker that exits rejects every task posted to it; the other worker finishes the queue', () =>
+  withPool(2, 2, async (pool) => {
     // Posting spreads tasks over workers before giving any a second: tasks 0 and 2 go to one worker.
     const dying = pool.run({ value: 0, ms: 0, exit: true })
     const first = pool.run({ value: 1, ms: 20 })
@@ -63,10 +60,7 @@ test('a worker that exits rejects every task posted to it; the other worker fini
     assert.equal((await first).value, 1)
     assert.equal((await later).value, 3)
     assert.equal(pool.size, 1)
-  } finally {
-    await pool.close()
-  }
-})
+  }))
 
 test('close cancels queued and posted tasks', async () => {
   const pool = new WorkerPool<EchoTask, Echo>(url, 1, { depth: 2 })
