@@ -4,6 +4,7 @@
       "target_name": "shardpress_codec",
       "sources": [
         "native/src/napi/addon.cpp",
+        "native/src/io/mapped.cpp",
         "native/src/chunk/chunk.cpp",
         "native/src/entropy/rans.cpp",
         "native/src/entropy/context.cpp",

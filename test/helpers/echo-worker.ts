@@ -1,6 +1,6 @@
 // A pool worker for the WorkerPool tests: answers each task after `ms` of busy work with the task's value, the
-// number of tasks that were waiting in this worker's own queue meanwhile, and its thread id; fails or exits the
-// thread on request.
+// number of tasks that were waiting in this worker's own queue meanwhile, its thread id and the URL of the script it
+// runs from; fails or exits the thread on request.
 import { parentPort, threadId } from 'node:worker_threads'
 import { errorReply } from '../../src-main/core/util/workers'
 
@@ -26,6 +26,11 @@ parentPort?.on('message', (msg: { id: number; task: EchoTask }) => {
       parentPort!.postMessage(
         errorReply(msg.id, Object.assign(new Error(`task ${task.value} failed`), { code: 'BOOM' })),
       )
-    else parentPort!.postMessage({ id: msg.id, type: 'result', result: { value: task.value, waiting, threadId } })
+    else
+      parentPort!.postMessage({
+        id: msg.id,
+        type: 'result',
+        result: { value: task.value, waiting, threadId, script: import.meta.url },
+      })
   })
 })

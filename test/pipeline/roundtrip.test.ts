@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto'
 import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { after, test } from 'node:test'
+import { mappedRegionCount } from '../../src-main/core/codec'
 import { compressModel } from '../../src-main/core/pipeline/compress'
 import { decompressModel, verifyModel } from '../../src-main/core/pipeline/decompress'
 import { createPipelinePool } from '../../src-main/core/pipeline/pool'
@@ -142,6 +143,7 @@ test('a cancelled compress keeps its partial work and the same command resumes t
 })
 
 test("the encoder's own measurements match a decode-back check, chunk by chunk (BF16 REL and FP8 ABS)", async () => {
+  const regions = mappedRegionCount()
   for (const [model, plan] of [
     [await writeBf16Model(tempDir(), 3, 2), makePlan('rel', 1e-3)],
     [await writeFp8Model(tempDir(), 6), makePlan('abs', 2e-3)],
@@ -149,7 +151,8 @@ test("the encoder's own measurements match a decode-back check, chunk by chunk (
     const plain = tempDir()
     const checked = tempDir()
     const a = await compressModel({ model, outDir: plain, plan, pool, chunkElements: 4096 })
-    // decodeCheck throws DECODED_MISMATCH if any chunk decodes to other bytes or other error sums.
+    // decodeCheck throws DECODED_MISMATCH if any chunk decodes to other bytes or other error sums. It reads its
+    // chunks into memory where the plain job compresses them from a mapping of the original: same containers.
     const b = await compressModel({ model, outDir: checked, plan, pool, chunkElements: 4096, decodeCheck: true })
     const strip = (ms: typeof a.metrics) => ms.map(({ ms: _, ...rest }) => rest)
     assert.deepEqual(strip(b.metrics), strip(a.metrics))
@@ -163,4 +166,5 @@ test("the encoder's own measurements match a decode-back check, chunk by chunk (
     const v = await verifyModel({ input: plain, original: model, pool })
     assert.equal(v.ok, true, JSON.stringify(v.problems))
   }
+  assert.equal(mappedRegionCount(), regions, 'every mapping of the originals was let go')
 })

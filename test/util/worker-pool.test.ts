@@ -5,7 +5,7 @@ import { test } from 'node:test'
 import { CancelledError, WorkerPool, WorkerTaskError } from '../../src-main/core/util/workers'
 import type { EchoTask } from '../helpers/echo-worker'
 
-type Echo = { value: number; waiting: number; threadId: number }
+type Echo = { value: number; waiting: number; threadId: number; script: string }
 const url = new URL('../helpers/echo-worker.ts', import.meta.url)
 
 /** Runs fn with a pool of `size` echo workers holding `depth` tasks each, closing the pool whatever happens. */
@@ -69,4 +69,24 @@ test('close cancels queued and posted tasks', async () => {
   await pool.close()
   for (const t of tasks) await assert.rejects(t, (e: unknown) => e instanceof CancelledError)
   await assert.rejects(pool.run({ value: 9, ms: 0 }), (e: unknown) => e instanceof CancelledError)
+})
+
+test('a TypeScript worker runs bundled into JavaScript, and through tsx when bundling is turned off', async () => {
+  await withPool(1, 1, async (pool) => {
+    const r = await pool.run({ value: 1, ms: 0 })
+    assert.equal(r.value, 1)
+    assert.match(r.script, /node_modules\/\.cache\/shardpress-workers\/echo-worker-[0-9a-f]{16}\.mjs$/)
+  })
+  const before = process.env.SHARDPRESS_WORKER_BUNDLE
+  process.env.SHARDPRESS_WORKER_BUNDLE = '0'
+  try {
+    await withPool(1, 1, async (pool) => {
+      const r = await pool.run({ value: 2, ms: 0 })
+      assert.equal(r.value, 2)
+      assert.match(r.script, /test\/helpers\/echo-worker\.ts$/)
+    })
+  } finally {
+    if (before === undefined) delete process.env.SHARDPRESS_WORKER_BUNDLE
+    else process.env.SHARDPRESS_WORKER_BUNDLE = before
+  }
 })

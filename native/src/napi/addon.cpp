@@ -1,14 +1,17 @@
-// Node-API face of the codec: compressChunk(Measured) / decompressChunk(Into) / maxCompressedChunkSize. No global state, so the
+// Node-API face of the codec: compressChunk(Measured) / decompressChunk(Into) / maxCompressedChunkSize, and mapped file
+// regions (io/mapped.hpp) as inputs. The only global state is the registry of mapped regions, behind a lock, so the
 // module is safe in worker_threads; results are copied into JS-owned ArrayBuffers (no external buffers, which
 // Electron's memory cage forbids).
 #include <napi.h>
 
 #include <cstring>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "../chunk/chunk.hpp"
 #include "../common/crc32.hpp"
+#include "../io/mapped.hpp"
 #include "../measure/measure.hpp"
 #include "../measure/range.hpp"
 
@@ -83,12 +86,27 @@ bool readBytes(const Napi::Value& v, const uint8_t*& data, size_t& len) {
   return true;
 }
 
-// The (Uint8Array input, params) every chunk call starts with: input as whole elements of the dtype. On false a
-// BadParams error naming `fn` is pending and the caller returns.
+// A Uint8Array, or the id of a mapped file region, which `hold` keeps mapped while the call runs. False for
+// anything else, and for an id that names no region (never mapped, or already released).
+bool readInput(const Napi::Value& v, const uint8_t*& data, size_t& len, std::shared_ptr<sp::io::MappedRegion>& hold) {
+  if (v.IsNumber()) {
+    const double id = v.As<Napi::Number>().DoubleValue();
+    if (!(id >= 1 && id <= 4294967295.0) || id != double(uint32_t(id))) return false;
+    hold = sp::io::findRegion(uint32_t(id));
+    if (!hold) return false;
+    data = hold->data();
+    len = hold->size();
+    return true;
+  }
+  return readBytes(v, data, len);
+}
+
+// The (input, params) every chunk call starts with: input (a Uint8Array or a mapped region's id, held in `hold`) as
+// whole elements of the dtype. On false a BadParams error naming `fn` is pending and the caller returns.
 bool readChunkArgs(const Napi::CallbackInfo& info, const char* fn, const char* usage, const uint8_t*& data,
-                   size_t& len, ChunkParams& p, sp::Fp8Scales& g) {
+                   size_t& len, ChunkParams& p, sp::Fp8Scales& g, std::shared_ptr<sp::io::MappedRegion>& hold) {
   Napi::Env env = info.Env();
-  if (info.Length() < 2 || !readBytes(info[0], data, len) || !info[1].IsObject() ||
+  if (info.Length() < 2 || !readInput(info[0], data, len, hold) || !info[1].IsObject() ||
       !readParams(info[1].As<Napi::Object>(), p, g)) {
     throwCodec(env, Status::BadParams, (std::string(fn) + ": expected " + usage).c_str());
     return false;
@@ -136,7 +154,9 @@ Napi::Value Compress(const Napi::CallbackInfo& info) {
   size_t len;
   ChunkParams p;
   sp::Fp8Scales g;
-  if (!readChunkArgs(info, "compressChunk", "(Uint8Array, params[, target])", data, len, p, g)) return env.Undefined();
+  std::shared_ptr<sp::io::MappedRegion> hold;
+  if (!readChunkArgs(info, "compressChunk", "(Uint8Array | region, params[, target])", data, len, p, g, hold))
+    return env.Undefined();
   // Optional target: the chunk is written there and its length returned, so a caller compressing chunk after
   // chunk allocates nothing per chunk (as compressChunkMeasured's target).
   uint8_t* target;
@@ -170,8 +190,9 @@ Napi::Value CompressMeasured(const Napi::CallbackInfo& info) {
   size_t len;
   ChunkParams p;
   sp::Fp8Scales g;
-  const char* usage = "(Uint8Array, params, checkEb[, target])";
-  if (!readChunkArgs(info, "compressChunkMeasured", usage, data, len, p, g)) return env.Undefined();
+  const char* usage = "(Uint8Array | region, params, checkEb[, target])";
+  std::shared_ptr<sp::io::MappedRegion> hold;
+  if (!readChunkArgs(info, "compressChunkMeasured", usage, data, len, p, g, hold)) return env.Undefined();
   if (info.Length() < 3 || !info[2].IsNumber())
     return throwCodec(env, Status::BadParams, "compressChunkMeasured: expected (Uint8Array, params, checkEb[, target])");
   // Optional target (e.g. a view of a SharedArrayBuffer slot): the chunk is written there and only its length
@@ -220,9 +241,10 @@ Napi::Value Decompress(const Napi::CallbackInfo& info) {
   size_t len;
   ChunkParams p;
   sp::Fp8Scales g;
-  if (info.Length() < 3 || !readBytes(info[0], data, len) || !info[1].IsObject() ||
+  std::shared_ptr<sp::io::MappedRegion> hold;
+  if (info.Length() < 3 || !readInput(info[0], data, len, hold) || !info[1].IsObject() ||
       !readParams(info[1].As<Napi::Object>(), p, g) || !info[2].IsNumber())
-    return throwCodec(env, Status::BadParams, "decompressChunk: expected (Uint8Array, params, elementCount)");
+    return throwCodec(env, Status::BadParams, "decompressChunk: expected (Uint8Array | region, params, elementCount)");
   const double count = info[2].As<Napi::Number>().DoubleValue();
   if (!validCount(count) || count > double(sp::kMaxChunkElements))
     return throwCodec(env, Status::BadParams, "decompressChunk: invalid element count");
@@ -243,9 +265,11 @@ Napi::Value DecompressInto(const Napi::CallbackInfo& info) {
   size_t len;
   ChunkParams p;
   sp::Fp8Scales g;
-  if (info.Length() < 4 || !readBytes(info[0], data, len) || !info[1].IsObject() ||
+  std::shared_ptr<sp::io::MappedRegion> hold;
+  if (info.Length() < 4 || !readInput(info[0], data, len, hold) || !info[1].IsObject() ||
       !readParams(info[1].As<Napi::Object>(), p, g) || !info[2].IsNumber() || !info[3].IsTypedArray())
-    return throwCodec(env, Status::BadParams, "decompressChunkInto: expected (Uint8Array, params, elementCount, Uint8Array)");
+    return throwCodec(env, Status::BadParams,
+                      "decompressChunkInto: expected (Uint8Array | region, params, elementCount, Uint8Array)");
   const double count = info[2].As<Napi::Number>().DoubleValue();
   if (!validCount(count) || count > double(sp::kMaxChunkElements))
     return throwCodec(env, Status::BadParams, "decompressChunkInto: invalid element count");
@@ -280,7 +304,8 @@ Napi::Value Range(const Napi::CallbackInfo& info) {
   size_t len;
   ChunkParams p;
   sp::Fp8Scales g;
-  if (!readChunkArgs(info, "chunkRange", "(Uint8Array, params)", data, len, p, g)) return env.Undefined();
+  std::shared_ptr<sp::io::MappedRegion> hold;
+  if (!readChunkArgs(info, "chunkRange", "(Uint8Array | region, params)", data, len, p, g, hold)) return env.Undefined();
   const unsigned B = sp::dtypeBytes(p.dtype);
   const sp::measure::Range r = sp::measure::chunkRange(data, len / B, p.dtype, p.firstElement, p.fp8);
   Napi::Object o = Napi::Object::New(env);
@@ -297,9 +322,10 @@ Napi::Value Crc32(const Napi::CallbackInfo& info) {
   const uint8_t* data;
   size_t len;
   double prev = 0;
-  if (info.Length() < 1 || !readBytes(info[0], data, len) ||
+  std::shared_ptr<sp::io::MappedRegion> hold;
+  if (info.Length() < 1 || !readInput(info[0], data, len, hold) ||
       (info.Length() > 1 && !info[1].IsUndefined() && !info[1].IsNumber()))
-    return throwCodec(env, Status::BadParams, "crc32: expected (Uint8Array, previous?)");
+    return throwCodec(env, Status::BadParams, "crc32: expected (Uint8Array | region, previous?)");
   if (info.Length() > 1 && info[1].IsNumber()) prev = info[1].As<Napi::Number>().DoubleValue();
   if (!(prev >= 0 && prev <= 4294967295.0) || prev != double(uint32_t(prev)))
     return throwCodec(env, Status::BadParams, "crc32: previous must be an unsigned 32-bit value");
@@ -317,7 +343,83 @@ Napi::Value MemoryOffset(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, double(reinterpret_cast<uintptr_t>(data) & 4095u));
 }
 
+// mapFileRegion(fd, offset, length) → Promise<id>: maps [offset, offset + length) of an open file read-only on a
+// libuv thread, pages faulted in there, and resolves with the id every chunk call takes in place of a Uint8Array.
+// Rejects with code MAP_UNSUPPORTED (no mmap here, or not a regular file), RANGE (offset/length unusable), PAST_END
+// (the file is shorter: someone truncated it) or MAP_FAILED (errno in the message).
+class MapWorker : public Napi::AsyncWorker {
+ public:
+  MapWorker(Napi::Env env, int fd, uint64_t offset, uint64_t length)
+      : Napi::AsyncWorker(env, "shardpress:mapFileRegion"),
+        deferred_(Napi::Promise::Deferred::New(env)),
+        fd_(fd),
+        offset_(offset),
+        length_(length) {}
+  Napi::Promise promise() { return deferred_.Promise(); }
+  void Execute() override { status_ = sp::io::mapRegion(fd_, offset_, length_, region_, errno_); }
+  void OnOK() override {
+    Napi::Env env = Env();
+    if (status_ == sp::io::MapStatus::Ok) {
+      deferred_.Resolve(Napi::Number::New(env, double(sp::io::addRegion(std::move(region_)))));
+      return;
+    }
+    const char* code = status_ == sp::io::MapStatus::Unsupported ? "MAP_UNSUPPORTED"
+                       : status_ == sp::io::MapStatus::BadRange  ? "RANGE"
+                       : status_ == sp::io::MapStatus::PastEnd   ? "PAST_END"
+                                                                 : "MAP_FAILED";
+    std::string msg = status_ == sp::io::MapStatus::PastEnd
+                          ? "the file ends before the mapped range"
+                          : std::string("mapping the file failed") +
+                                (errno_ ? std::string(": ") + std::strerror(errno_) : std::string());
+    Napi::Error err = Napi::Error::New(env, msg);
+    err.Set("code", Napi::String::New(env, code));
+    deferred_.Reject(err.Value());
+  }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  int fd_;
+  uint64_t offset_, length_;
+  sp::io::MapStatus status_ = sp::io::MapStatus::Failed;
+  int errno_ = 0;
+  std::shared_ptr<sp::io::MappedRegion> region_;
+};
+
+Napi::Value MapFileRegion(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 3 || !info[0].IsNumber() || !info[1].IsNumber() || !info[2].IsNumber())
+    return throwCodec(env, Status::BadParams, "mapFileRegion: expected (fd, offset, length)");
+  const double fd = info[0].As<Napi::Number>().DoubleValue();
+  const double offset = info[1].As<Napi::Number>().DoubleValue();
+  const double length = info[2].As<Napi::Number>().DoubleValue();
+  if (!(fd >= 0 && fd <= 2147483647.0) || fd != double(int(fd)) || !validCount(offset) || !validCount(length) ||
+      length == 0)
+    return throwCodec(env, Status::BadParams, "mapFileRegion: fd, offset and length must be integers, length > 0");
+  MapWorker* w = new MapWorker(env, int(fd), uint64_t(offset), uint64_t(length));
+  Napi::Promise p = w->promise();
+  w->Queue();
+  return p;
+}
+
+// unmapFileRegion(id) → whether id named a region. Calls running on it (in any thread) finish first; later calls
+// with the id fail as bad parameters.
+Napi::Value UnmapFileRegion(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsNumber()) return throwCodec(env, Status::BadParams, "unmapFileRegion: expected (id)");
+  const double id = info[0].As<Napi::Number>().DoubleValue();
+  if (!(id >= 1 && id <= 4294967295.0) || id != double(uint32_t(id))) return Napi::Boolean::New(env, false);
+  return Napi::Boolean::New(env, sp::io::releaseRegion(uint32_t(id)));
+}
+
+Napi::Value MappedRegionCount(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), double(sp::io::regionCount()));
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("mapFileRegion", Napi::Function::New(env, MapFileRegion, "mapFileRegion"));
+  exports.Set("unmapFileRegion", Napi::Function::New(env, UnmapFileRegion, "unmapFileRegion"));
+  exports.Set("mappedRegionCount", Napi::Function::New(env, MappedRegionCount, "mappedRegionCount"));
+  exports.Set("mappingSupported", Napi::Boolean::New(env, sp::io::mappingSupported()));
   exports.Set("compressChunk", Napi::Function::New(env, Compress, "compressChunk"));
   exports.Set("compressChunkMeasured", Napi::Function::New(env, CompressMeasured, "compressChunkMeasured"));
   exports.Set("decompressChunk", Napi::Function::New(env, Decompress, "decompressChunk"));

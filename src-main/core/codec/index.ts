@@ -42,23 +42,48 @@ interface NativeParams {
   fp8Linear?: boolean
 }
 
+/** What chunk calls read: bytes in memory, or a mapped file region (by its id). */
+type NativeInput = Uint8Array | number
+
 interface NativeCodec {
-  compressChunk(input: Uint8Array, p: NativeParams): Uint8Array
-  compressChunk(input: Uint8Array, p: NativeParams, target: Uint8Array): number
-  compressChunkMeasured(input: Uint8Array, p: NativeParams, checkEb: number): MeasuredChunk
+  compressChunk(input: NativeInput, p: NativeParams): Uint8Array
+  compressChunk(input: NativeInput, p: NativeParams, target: Uint8Array): number
+  compressChunkMeasured(input: NativeInput, p: NativeParams, checkEb: number): MeasuredChunk
   compressChunkMeasured(
-    input: Uint8Array,
+    input: NativeInput,
     p: NativeParams,
     checkEb: number,
     target: Uint8Array,
   ): Omit<MeasuredChunk, 'compressed'> & { length: number }
-  decompressChunk(input: Uint8Array, p: NativeParams, elementCount: number): Uint8Array
-  decompressChunkInto(input: Uint8Array, p: NativeParams, elementCount: number, target: Uint8Array): void
+  decompressChunk(input: NativeInput, p: NativeParams, elementCount: number): Uint8Array
+  decompressChunkInto(input: NativeInput, p: NativeParams, elementCount: number, target: Uint8Array): void
   maxCompressedChunkSize(elementCount: number, dtype: number): number
-  chunkRange(input: Uint8Array, p: NativeParams): { min: number; max: number; nonFinite: number }
-  crc32(input: Uint8Array, previous?: number): number
+  chunkRange(input: NativeInput, p: NativeParams): { min: number; max: number; nonFinite: number }
+  crc32(input: NativeInput, previous?: number): number
   memoryOffset(input: Uint8Array): number
+  mapFileRegion(fd: number, offset: number, length: number): Promise<number>
+  unmapFileRegion(id: number): boolean
+  mappedRegionCount(): number
+  mappingSupported: boolean
   codecVersion: number
+}
+
+/**
+ * A byte range of a file mapped read-only into memory (native/src/io/mapped.hpp): chunk calls read it in place of
+ * a Uint8Array, on any thread, straight from the page cache. It is a plain object (an id and a length), so it
+ * travels to workers in a task; the mapping lasts until unmapFileRegion, and a call running on it meanwhile
+ * finishes first.
+ */
+export interface MappedRegion {
+  readonly region: number
+  readonly length: number
+}
+
+/** What chunk calls read: bytes in memory, or a mapped file region. */
+export type ChunkInput = Uint8Array | MappedRegion
+
+function nativeInput(input: ChunkInput): NativeInput {
+  return input instanceof Uint8Array ? input : input.region
 }
 
 // Walks up from this file to the folder holding build/Release (works from src-main/core/codec and from out/main).
@@ -117,9 +142,9 @@ function rethrow(err: unknown): never {
 }
 
 /** Compresses one chunk of raw little-endian dtype bytes (whole elements, starting on a row boundary). */
-export function compressChunk(input: Uint8Array, p: ChunkCodecParams): Uint8Array {
+export function compressChunk(input: ChunkInput, p: ChunkCodecParams): Uint8Array {
   try {
-    return addon().compressChunk(input, toNative(p))
+    return addon().compressChunk(nativeInput(input), toNative(p))
   } catch (err) {
     rethrow(err)
   }
@@ -129,9 +154,9 @@ export function compressChunk(input: Uint8Array, p: ChunkCodecParams): Uint8Arra
  * compressChunk writing into target (at least maxCompressedChunkSize bytes, not overlapping input); returns the
  * chunk's length. Nothing is allocated per call.
  */
-export function compressChunkInto(input: Uint8Array, p: ChunkCodecParams, target: Uint8Array): number {
+export function compressChunkInto(input: ChunkInput, p: ChunkCodecParams, target: Uint8Array): number {
   try {
-    return addon().compressChunk(input, toNative(p), target)
+    return addon().compressChunk(nativeInput(input), toNative(p), target)
   } catch (err) {
     rethrow(err)
   }
@@ -144,9 +169,9 @@ export function compressChunkInto(input: Uint8Array, p: ChunkCodecParams, target
  * range exactly, sumAbs and sumSq to rounding (sameErrorSums; 16-bit and block-scaled FP8 chunks take them from
  * per-code counts, native/src/measure/codes.hpp).
  */
-export function compressChunkMeasured(input: Uint8Array, p: ChunkCodecParams, checkEb: number): MeasuredChunk {
+export function compressChunkMeasured(input: ChunkInput, p: ChunkCodecParams, checkEb: number): MeasuredChunk {
   try {
-    return addon().compressChunkMeasured(input, toNative(p), checkEb)
+    return addon().compressChunkMeasured(nativeInput(input), toNative(p), checkEb)
   } catch (err) {
     rethrow(err)
   }
@@ -157,22 +182,22 @@ export function compressChunkMeasured(input: Uint8Array, p: ChunkCodecParams, ch
  * SharedArrayBuffer a pipeline worker reuses) and returning its length: no allocation per chunk.
  */
 export function compressChunkMeasuredInto(
-  input: Uint8Array,
+  input: ChunkInput,
   p: ChunkCodecParams,
   checkEb: number,
   target: Uint8Array,
 ): Omit<MeasuredChunk, 'compressed'> & { length: number } {
   try {
-    return addon().compressChunkMeasured(input, toNative(p), checkEb, target)
+    return addon().compressChunkMeasured(nativeInput(input), toNative(p), checkEb, target)
   } catch (err) {
     rethrow(err)
   }
 }
 
 /** Decodes one chunk back to raw little-endian dtype bytes; throws CodecError on any inconsistency. */
-export function decompressChunk(input: Uint8Array, p: ChunkCodecParams, elementCount: number): Uint8Array {
+export function decompressChunk(input: ChunkInput, p: ChunkCodecParams, elementCount: number): Uint8Array {
   try {
-    return addon().decompressChunk(input, toNative(p), elementCount)
+    return addon().decompressChunk(nativeInput(input), toNative(p), elementCount)
   } catch (err) {
     rethrow(err)
   }
@@ -183,13 +208,13 @@ export function decompressChunk(input: Uint8Array, p: ChunkCodecParams, elementC
  * (e.g. a subarray of the whole tensor's buffer). On error target's contents are unspecified.
  */
 export function decompressChunkInto(
-  input: Uint8Array,
+  input: ChunkInput,
   p: ChunkCodecParams,
   elementCount: number,
   target: Uint8Array,
 ): void {
   try {
-    addon().decompressChunkInto(input, toNative(p), elementCount, target)
+    addon().decompressChunkInto(nativeInput(input), toNative(p), elementCount, target)
   } catch (err) {
     rethrow(err)
   }
@@ -201,14 +226,14 @@ export function decompressChunkInto(
  * −0 sorts below +0, as with Math.min / Math.max; an empty or all-non-finite chunk gives min +Inf, max −Inf.
  */
 export function chunkValueRange(
-  input: Uint8Array,
+  input: ChunkInput,
   dtype: CodecDtype,
   firstElement = 0,
   fp8?: Fp8BlockScales,
 ): { min: number; max: number; nonFinite: number } {
   try {
     return addon().chunkRange(
-      input,
+      nativeInput(input),
       toNative({ dtype, mode: 'lossless', eb: 0, rowLength: 1, firstElement, ...(fp8 ? { fp8 } : {}) }),
     )
   } catch (err) {
@@ -220,9 +245,9 @@ export function chunkValueRange(
  * zlib's CRC-32 of `bytes`, continuing from `previous` (the CRC of the bytes before them): the same values as
  * node:zlib's crc32, natively and folded with carry-less multiplies where the CPU has them (about 10× faster).
  */
-export function crc32(bytes: Uint8Array, previous = 0): number {
+export function crc32(bytes: ChunkInput, previous = 0): number {
   try {
-    return addon().crc32(bytes, previous >>> 0)
+    return addon().crc32(nativeInput(bytes), previous >>> 0)
   } catch (err) {
     rethrow(err)
   }
@@ -272,6 +297,34 @@ export function memoryOffset(bytes: Uint8Array): number {
   } catch (err) {
     rethrow(err)
   }
+}
+
+/** Whether files can be mapped here (POSIX systems); elsewhere callers read into buffers. */
+export function mappingSupported(): boolean {
+  return addon().mappingSupported
+}
+
+/**
+ * Maps [offset, offset + length) of the open file `fd` read-only, its pages faulted in on a libuv thread (reading
+ * from disk there if they must). Rejects with CodecError PAST_END when the file is shorter than the range,
+ * MAP_UNSUPPORTED, RANGE or MAP_FAILED.
+ */
+export async function mapFileRegion(fd: number, offset: number, length: number): Promise<MappedRegion> {
+  try {
+    return { region: await addon().mapFileRegion(fd, offset, length), length }
+  } catch (err) {
+    rethrow(err)
+  }
+}
+
+/** Lets a mapped region go (once calls running on it finish); later calls with it fail with BAD_PARAMS. */
+export function unmapFileRegion(r: MappedRegion): boolean {
+  return addon().unmapFileRegion(r.region)
+}
+
+/** Mapped regions not yet let go, in the whole process. */
+export function mappedRegionCount(): number {
+  return addon().mappedRegionCount()
 }
 
 /** Hard upper bound of compressChunk's output for a chunk of elementCount elements. */

@@ -1,12 +1,13 @@
 // The messages between the pipeline and its workers: compress a chunk (measuring its error on the encoder's own
 // reconstruction), or decode a chunk (checking it against its recorded CRC and, if given, the original).
+import type { ChunkInput } from '../codec'
 import type { ChunkCodecParams } from '../codec/types'
 import type { ErrorSums } from './values'
 
 export interface CompressTask {
   kind: 'compress'
-  /** The chunk (a view of a shared slot, not moved). */
-  bytes: Uint8Array
+  /** The chunk: a view of a shared slot (not moved), or a mapped region of the original file. */
+  bytes: ChunkInput
   /** Where the compressed chunk goes (a shared slot of at least maxCompressedChunkSize bytes). */
   target: Uint8Array
   params: ChunkCodecParams

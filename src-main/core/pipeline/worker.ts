@@ -43,6 +43,8 @@ function run(task: PipelineTask): { result: PipelineResult; transfer: ArrayBuffe
       const eb = params.mode === 'abs' ? (task.checkEb ?? params.eb) : 0
       const m = compressChunkMeasuredInto(task.bytes, params, eb, task.target)
       if (task.decodeCheck) {
+        // The pipeline reads chunks into memory for this check (it compares byte by byte here).
+        if (!(task.bytes instanceof Uint8Array)) throw new Error('decodeCheck needs the chunk in memory')
         const decoded = decodeScratch(task.target.subarray(0, m.length), params, task.elementCount, task.bytes.length)
         const sums = compareChunk(task.bytes, decoded, params.dtype, eb, params.firstElement, params.fp8)
         if (crc32(decoded) >>> 0 !== m.decodedCrc >>> 0 || !sameErrorSums(sums, m.sums)) {

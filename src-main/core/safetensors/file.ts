@@ -130,6 +130,12 @@ export class SafetensorsFile {
     return len
   }
 
+  /** The open file's descriptor, for mapping ranges of it; throws once the file is closed. */
+  get fd(): number {
+    if (!this.handle) throw new SafetensorsError('IO_ERROR', this.path, `${this.path} was closed.`)
+    return this.handle.fd
+  }
+
   async close(): Promise<void> {
     const h = this.handle
     this.handle = undefined

@@ -1,0 +1,54 @@
+// Read-only memory mappings of byte ranges of files, shared by every thread of the process.
+//
+// The pipeline compresses tensors straight from the page cache instead of copying each byte into a buffer with
+// read() first: the main thread maps a chunk's range (on a libuv thread: the pages are faulted in there, reading
+// from disk if they must), hands its id to a worker, and the worker's codec call reads the mapping. The mapping
+// never becomes a JavaScript ArrayBuffer (Electron's memory cage forbids external memory): JavaScript holds a
+// number, and every native call that takes it keeps the region alive while it runs, so unmapping early can never
+// leave a call reading freed memory.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+
+namespace sp::io {
+
+class MappedRegion {
+ public:
+  MappedRegion(void* base, size_t mapLength, const uint8_t* data, size_t size)
+      : base_(base), mapLength_(mapLength), data_(data), size_(size) {}
+  ~MappedRegion();
+  MappedRegion(const MappedRegion&) = delete;
+  MappedRegion& operator=(const MappedRegion&) = delete;
+
+  const uint8_t* data() const { return data_; }
+  size_t size() const { return size_; }
+
+ private:
+  void* base_;
+  size_t mapLength_;
+  const uint8_t* data_;
+  size_t size_;
+};
+
+enum class MapStatus { Ok, Unsupported, BadRange, PastEnd, Failed };
+
+// True where mapRegion can work (POSIX systems).
+bool mappingSupported();
+
+// Maps [offset, offset + length) of the open file `fd` read-only and faults its pages in: call it from a thread
+// that may block on the disk. length must be > 0; a range past the end of the file is refused (PastEnd) rather
+// than mapped, since touching such pages would kill the process. On Failed, `err` holds errno.
+MapStatus mapRegion(int fd, uint64_t offset, uint64_t length, std::shared_ptr<MappedRegion>& out, int& err);
+
+// The registry that JavaScript's numbers name: add returns a fresh id (> 0); find returns the region or null, which
+// keeps it mapped as long as the caller holds it; release forgets the id (the mapping goes when its last holder
+// does) and says whether the id was known.
+uint32_t addRegion(std::shared_ptr<MappedRegion> region);
+std::shared_ptr<MappedRegion> findRegion(uint32_t id);
+bool releaseRegion(uint32_t id);
+// Regions currently registered (tests: every mapping is let go).
+size_t regionCount();
+
+}  // namespace sp::io

@@ -1,0 +1,128 @@
+// Mapped file regions as codec inputs: every chunk call gives the same answer for a region as for the same bytes
+// read into memory, from any offset (not page-aligned) and on worker threads; a region past the end of the file is
+// refused by name, an unmapped one is refused as a bad parameter, and every mapping is let go.
+import assert from 'node:assert/strict'
+import { writeFileSync } from 'node:fs'
+import { open } from 'node:fs/promises'
+import { join } from 'node:path'
+import { test } from 'node:test'
+import {
+  type ChunkCodecParams,
+  CodecError,
+  chunkValueRange,
+  compressChunk,
+  compressChunkMeasured,
+  crc32,
+  decompressChunk,
+  decompressChunkInto,
+  mapFileRegion,
+  mappedRegionCount,
+  mappingSupported,
+  unmapFileRegion,
+} from '../../src-main/core/codec/index'
+import { createPipelinePool } from '../../src-main/core/pipeline/pool'
+import type { CompressResult } from '../../src-main/core/pipeline/tasks'
+import { tempDir } from '../helpers/paths'
+import { patternTensor } from './fixtures'
+
+const skip = !mappingSupported() && 'no file mapping on this system'
+
+/** A file holding `pad` bytes of junk, then the tensor bytes, then junk again. */
+async function fileWith(bytes: Uint8Array, pad: number) {
+  const path = join(tempDir('sp-mapped-'), 'data.bin')
+  const all = new Uint8Array(pad + bytes.length + 100).fill(0x5a)
+  all.set(bytes, pad)
+  writeFileSync(path, all)
+  return { path, fh: await open(path, 'r') }
+}
+
+test('a mapped region reads as the same bytes: compress, measure, range, CRC and decode agree', { skip }, async () => {
+  const before = mappedRegionCount()
+  for (const dtype of ['BF16', 'F32', 'F8_E4M3'] as const) {
+    const n = 20_000
+    const bytes = patternTensor(dtype, 'weights', n, 5)
+    const p: ChunkCodecParams = { dtype, mode: 'abs', eb: 1e-3, rowLength: 200, firstElement: 0 }
+    // An odd offset: the mapping starts on a page boundary, the region does not.
+    const { fh } = await fileWith(bytes, 4096 * 3 + 777)
+    try {
+      const region = await mapFileRegion(fh.fd, 4096 * 3 + 777, bytes.length)
+      assert.equal(region.length, bytes.length)
+      assert.deepEqual(compressChunk(region, p), compressChunk(bytes, p))
+      const m = compressChunkMeasured(region, p, p.eb)
+      const e = compressChunkMeasured(bytes, p, p.eb)
+      assert.deepEqual(m, e)
+      assert.deepEqual(chunkValueRange(region, dtype), chunkValueRange(bytes, dtype))
+      assert.equal(crc32(region), crc32(bytes))
+      unmapFileRegion(region)
+
+      // Decoding from a mapped compressed chunk.
+      const packed = compressChunk(bytes, p)
+      const { fh: fh2 } = await fileWith(packed, 13)
+      try {
+        const r2 = await mapFileRegion(fh2.fd, 13, packed.length)
+        const target = new Uint8Array(bytes.length)
+        decompressChunkInto(r2, p, n, target)
+        assert.deepEqual(target, decompressChunk(packed, p, n))
+        assert.deepEqual(decompressChunk(r2, p, n), target)
+        unmapFileRegion(r2)
+      } finally {
+        await fh2.close()
+      }
+    } finally {
+      await fh.close()
+    }
+  }
+  assert.equal(mappedRegionCount(), before, 'every region was let go')
+})
+
+test('a region reaching past the end of the file is refused as PAST_END; an unmapped one as BAD_PARAMS', {
+  skip,
+}, async () => {
+  const bytes = patternTensor('BF16', 'weights', 1000, 1)
+  const { fh } = await fileWith(bytes, 100)
+  try {
+    const size = (await fh.stat()).size
+    await assert.rejects(
+      mapFileRegion(fh.fd, 100, size),
+      (e: unknown) => e instanceof CodecError && e.code === 'PAST_END',
+    )
+    await assert.rejects(mapFileRegion(fh.fd, 0, 0), (e: unknown) => e instanceof CodecError && e.code === 'BAD_PARAMS')
+    const r = await mapFileRegion(fh.fd, 100, bytes.length)
+    assert.equal(unmapFileRegion(r), true)
+    assert.equal(unmapFileRegion(r), false, 'a region is let go once')
+    assert.throws(
+      () => crc32(r),
+      (e: unknown) => e instanceof CodecError && e.code === 'BAD_PARAMS',
+    )
+  } finally {
+    await fh.close()
+  }
+})
+
+test('a region stays readable after its file is closed, and workers compress from it', { skip }, async () => {
+  const n = 1 << 16
+  const bytes = patternTensor('BF16', 'weights', n, 9)
+  const { fh } = await fileWith(bytes, 4096)
+  const region = await mapFileRegion(fh.fd, 4096, bytes.length)
+  await fh.close()
+  const pool = createPipelinePool(2)
+  try {
+    const p: ChunkCodecParams = { dtype: 'BF16', mode: 'abs', eb: 1e-3, rowLength: 256, firstElement: 0 }
+    const target = new Uint8Array(new SharedArrayBuffer(bytes.length + 64))
+    const r = (await pool.run({
+      kind: 'compress',
+      bytes: region,
+      target,
+      params: p,
+      elementCount: n,
+      decodeCheck: false,
+      file: 'data.bin',
+      tensor: 't',
+    })) as CompressResult
+    assert.deepEqual(target.subarray(0, r.length), compressChunk(bytes, p))
+    assert.equal(r.inputCrc, crc32(bytes))
+  } finally {
+    await pool.close()
+    unmapFileRegion(region)
+  }
+})
