@@ -152,6 +152,8 @@ export async function compressModel(o: CompressJobOptions): Promise<CompressJobO
   let pool: PipelinePool | undefined = o.pool
   try {
     const modelDir = model.dir
+    // Workers start first: their start-up overlaps the job's own setting up on this thread.
+    pool ??= createPipelinePool(o.workers)
     const chunkElements = o.chunkElements ?? DEFAULT_CHUNK_ELEMENTS
     const digest = o.digest ?? 'sha256'
     const decodeCheck = o.decodeCheck ?? false
@@ -184,7 +186,6 @@ export async function compressModel(o: CompressJobOptions): Promise<CompressJobO
     }
     mkdirSync(jobDir, { recursive: true })
     await writeFileAtomic(join(jobDir, 'state.json'), JSON.stringify(state))
-    pool ??= createPipelinePool(o.workers)
 
     const job = new CompressJob(model, modelDir, outDir, jobDir, o, pool, chunkElements, digest, decodeCheck)
     const shardTotals: ShardTotals[] = []

@@ -95,12 +95,14 @@ async function runDecode(o: DecodeJobOptions): Promise<DecodeReport> {
   const descriptor = readDescriptor(input)
   const originalPath =
     o.original === false ? undefined : (o.original ?? (existsSync(descriptor.source) ? descriptor.source : undefined))
-  const original = originalPath ? await ShardedSafetensors.open(originalPath) : undefined
-  if (originalPath) report.original = resolve(originalPath)
   const readers: ContainerReader[] = []
   const ownPool = !o.pool
-  let pool = o.pool
+  // Workers start first: their start-up overlaps opening the containers and the original on this thread.
+  const pool = o.pool ?? createPipelinePool(o.workers)
+  let original: ShardedSafetensors | undefined
   try {
+    original = originalPath ? await ShardedSafetensors.open(originalPath) : undefined
+    if (originalPath) report.original = resolve(originalPath)
     for (const s of descriptor.shards) {
       try {
         readers.push(await ContainerReader.open(join(input, s.container)))
@@ -109,7 +111,6 @@ async function runDecode(o: DecodeJobOptions): Promise<DecodeReport> {
         report.problems.push(problemOf(err, join(input, s.container)))
       }
     }
-    pool ??= createPipelinePool(o.workers)
     const job = new DecodeJob(o, pool, readers, original, verifyOnly)
     let jobDir: string | undefined
     if (!verifyOnly) {
@@ -147,7 +148,7 @@ async function runDecode(o: DecodeJobOptions): Promise<DecodeReport> {
   } finally {
     for (const r of readers) await r.close()
     await original?.close()
-    if (ownPool && pool) await pool.close()
+    if (ownPool) await pool.close()
   }
   report.ok = report.problems.length === 0
   report.seconds = (Date.now() - t0) / 1000

@@ -1,10 +1,10 @@
 // Worker threads for heavy work: spawning a worker script that may be TypeScript (dev, tests, CLI through tsx) or
 // bundled JavaScript (the Electron build), and a small pool with a task queue, progress messages and cancellation.
 import { createHash } from 'node:crypto'
-import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { availableParallelism } from 'node:os'
-import { basename, dirname, join } from 'node:path'
+import { basename, dirname, join, resolve } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { type TransferListItem, Worker, type WorkerOptions } from 'node:worker_threads'
 
@@ -26,12 +26,46 @@ function tsxLoaderUrl(): string {
 
 const bundles = new Map<string, URL | null>()
 
+/** What a bundle was built from: each input's size and modification time, to reuse it while they are unchanged. */
+interface BundleRecord {
+  bundle: string
+  inputs: Record<string, [size: number, mtimeMs: number]>
+}
+
+function fileStamp(path: string): [number, number] {
+  const st = statSync(path)
+  return [st.size, st.mtimeMs]
+}
+
+/** The bundle `record` names, if it exists and every file it was built from is as it was then. */
+function upToDate(recordPath: string): string | undefined {
+  try {
+    const r = JSON.parse(readFileSync(recordPath, 'utf8')) as BundleRecord
+    if (!existsSync(r.bundle)) return undefined
+    for (const [f, [size, mtime]] of Object.entries(r.inputs)) {
+      const [s, m] = fileStamp(f)
+      if (s !== size || m !== mtime) return undefined
+    }
+    return r.bundle
+  } catch {
+    return undefined
+  }
+}
+
+/** Writes `data` to `path` through a temporary name, so a racing process never reads half of it. */
+function writeWhole(path: string, data: string | Uint8Array): void {
+  const tmp = `${path}.${process.pid}.tmp`
+  writeFileSync(tmp, data)
+  renameSync(tmp, path)
+}
+
 /**
- * A TypeScript worker bundled into one JavaScript file (esbuild, once per script and process), or undefined where
- * that is not possible (no esbuild, nowhere to write). A worker started through tsx spends ~130 ms of CPU setting
- * up the loader and transpiling its imports, which is a visible share of a job of a few seconds on two cores; the
- * bundle starts in ~45 ms. The bundle lives under node_modules/.cache, named by its content, so it is never stale
- * and processes racing to write it write the same bytes. Set SHARDPRESS_WORKER_BUNDLE=0 to use tsx.
+ * A TypeScript worker bundled into one JavaScript file by esbuild, or undefined where that is not possible (no
+ * esbuild, nowhere to write). A worker started through tsx spends ~130 ms of CPU setting up the loader and
+ * transpiling its imports, a visible share of a job of a few seconds on two cores; the bundle starts in ~45 ms.
+ * Bundles live under node_modules/.cache, named by their content; a record of the files each was built from (size
+ * and modification time) lets later processes reuse it without running esbuild while those files are unchanged.
+ * Set SHARDPRESS_WORKER_BUNDLE=0 to use tsx.
  */
 function bundledWorker(path: string): URL | undefined {
   if (process.env.SHARDPRESS_WORKER_BUNDLE === '0') return undefined
@@ -41,25 +75,38 @@ function bundledWorker(path: string): URL | undefined {
   try {
     let root = dirname(path)
     while (!existsSync(join(root, 'node_modules')) && dirname(root) !== root) root = dirname(root)
-    const esbuild = createRequire(join(root, 'package.json'))('esbuild') as typeof import('esbuild')
-    const out = esbuild.buildSync({
-      entryPoints: [path],
-      bundle: true,
-      platform: 'node',
-      format: 'esm',
-      target: 'node22',
-      packages: 'external',
-      write: false,
-      logLevel: 'silent',
-    }).outputFiles[0]!.contents
     const dir = join(root, 'node_modules', '.cache', 'shardpress-workers')
     const name = basename(path).replace(/\.(c|m)?ts$/, '')
-    const file = join(dir, `${name}-${createHash('sha256').update(out).digest('hex').slice(0, 16)}.mjs`)
-    if (!existsSync(file)) {
+    const recordPath = join(dir, `${name}-${createHash('sha256').update(path).digest('hex').slice(0, 12)}.json`)
+    let file = upToDate(recordPath)
+    if (!file) {
+      const esbuild = createRequire(join(root, 'package.json'))('esbuild') as typeof import('esbuild')
+      const started = Date.now()
+      const built = esbuild.buildSync({
+        entryPoints: [path],
+        bundle: true,
+        platform: 'node',
+        format: 'esm',
+        target: 'node22',
+        packages: 'external',
+        write: false,
+        metafile: true,
+        absWorkingDir: root,
+        logLevel: 'silent',
+      })
+      const out = built.outputFiles[0]!.contents
+      const inputs: BundleRecord['inputs'] = {}
+      let settled = true
+      for (const f of Object.keys(built.metafile.inputs)) {
+        const abs = resolve(root, f)
+        inputs[abs] = fileStamp(abs)
+        // Edited while esbuild read it: this bundle may hold the old text, so it is not recorded for reuse.
+        if (inputs[abs][1] >= started - 1) settled = false
+      }
+      file = join(dir, `${name}-${createHash('sha256').update(out).digest('hex').slice(0, 16)}.mjs`)
       mkdirSync(dir, { recursive: true })
-      const tmp = `${file}.${process.pid}.tmp`
-      writeFileSync(tmp, out)
-      renameSync(tmp, file)
+      if (!existsSync(file)) writeWhole(file, out)
+      if (settled) writeWhole(recordPath, JSON.stringify({ bundle: file, inputs } satisfies BundleRecord))
     }
     url = pathToFileURL(file)
   } catch {
