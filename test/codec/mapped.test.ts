@@ -18,6 +18,7 @@ import {
   mapFileRegion,
   mappedRegionCount,
   mappingSupported,
+  sliceRegion,
   unmapFileRegion,
 } from '../../src-main/core/codec/index'
 import { createPipelinePool } from '../../src-main/core/pipeline/pool'
@@ -125,4 +126,35 @@ test('a region stays readable after its file is closed, and workers compress fro
     await pool.close()
     unmapFileRegion(region)
   }
+})
+
+test('slices of a region read their own bytes and keep the mapping while held', { skip }, async () => {
+  const before = mappedRegionCount()
+  const n = 30_000
+  const bytes = patternTensor('BF16', 'weights', n, 4)
+  const { fh } = await fileWith(bytes, 999)
+  const whole = await mapFileRegion(fh.fd, 999, bytes.length)
+  await fh.close()
+  const p: ChunkCodecParams = { dtype: 'BF16', mode: 'abs', eb: 1e-3, rowLength: 100, firstElement: 0 }
+  // Three chunks of 10,000 elements, as the pipeline cuts a tensor mapped whole.
+  const slices = [0, 1, 2].map((k) => sliceRegion(whole, k * 20_000, 20_000))
+  assert.equal(unmapFileRegion(whole), true, 'the whole region goes first')
+  for (const [k, s] of slices.entries()) {
+    const part = bytes.subarray(k * 20_000, (k + 1) * 20_000)
+    assert.deepEqual(
+      compressChunk(s, { ...p, firstElement: k * 10_000 }),
+      compressChunk(part, { ...p, firstElement: k * 10_000 }),
+    )
+    assert.equal(crc32(s), crc32(part))
+  }
+  assert.throws(
+    () => sliceRegion(slices[0]!, 10_000, 10_001),
+    (e: unknown) => e instanceof CodecError && e.code === 'BAD_PARAMS',
+  )
+  assert.throws(
+    () => sliceRegion(whole, 0, 1),
+    (e: unknown) => e instanceof CodecError && e.code === 'BAD_PARAMS',
+  )
+  for (const s of slices) unmapFileRegion(s)
+  assert.equal(mappedRegionCount(), before)
 })

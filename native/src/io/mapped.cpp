@@ -16,9 +16,9 @@
 
 namespace sp::io {
 
-MappedRegion::~MappedRegion() {
+Mapping::~Mapping() {
 #if SP_HAS_MMAP
-  if (base_) munmap(base_, mapLength_);
+  if (base_) munmap(base_, length_);
 #endif
 }
 
@@ -53,8 +53,8 @@ MapStatus mapRegion(int fd, uint64_t offset, uint64_t length, std::shared_ptr<Ma
 #ifndef MAP_POPULATE
   madvise(base, mapLength, MADV_WILLNEED);
 #endif
-  out = std::make_shared<MappedRegion>(base, mapLength, static_cast<const uint8_t*>(base) + (offset - start),
-                                       size_t(length));
+  out = std::make_shared<MappedRegion>(std::make_shared<Mapping>(base, mapLength),
+                                       static_cast<const uint8_t*>(base) + (offset - start), size_t(length));
   return MapStatus::Ok;
 #else
   (void)fd;
@@ -89,6 +89,12 @@ uint32_t addRegion(std::shared_ptr<MappedRegion> region) {
   r.next = id + 1;
   r.regions.emplace(id, std::move(region));
   return id;
+}
+
+uint32_t sliceRegion(uint32_t id, uint64_t offset, uint64_t length) {
+  std::shared_ptr<MappedRegion> whole = findRegion(id);
+  if (!whole || offset > whole->size() || length > whole->size() - offset) return 0;
+  return addRegion(std::make_shared<MappedRegion>(whole->mapping(), whole->data() + offset, size_t(length)));
 }
 
 std::shared_ptr<MappedRegion> findRegion(uint32_t id) {

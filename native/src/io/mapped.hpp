@@ -11,23 +11,35 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <utility>
 
 namespace sp::io {
 
-class MappedRegion {
+// One mmap()ed span of a file; munmap()ed when the last region viewing it goes.
+class Mapping {
  public:
-  MappedRegion(void* base, size_t mapLength, const uint8_t* data, size_t size)
-      : base_(base), mapLength_(mapLength), data_(data), size_(size) {}
-  ~MappedRegion();
-  MappedRegion(const MappedRegion&) = delete;
-  MappedRegion& operator=(const MappedRegion&) = delete;
-
-  const uint8_t* data() const { return data_; }
-  size_t size() const { return size_; }
+  Mapping(void* base, size_t length) : base_(base), length_(length) {}
+  ~Mapping();
+  Mapping(const Mapping&) = delete;
+  Mapping& operator=(const Mapping&) = delete;
 
  private:
   void* base_;
-  size_t mapLength_;
+  size_t length_;
+};
+
+// A byte range of a mapping: what a region id names. Slices of a region share its mapping.
+class MappedRegion {
+ public:
+  MappedRegion(std::shared_ptr<Mapping> mapping, const uint8_t* data, size_t size)
+      : mapping_(std::move(mapping)), data_(data), size_(size) {}
+
+  const uint8_t* data() const { return data_; }
+  size_t size() const { return size_; }
+  const std::shared_ptr<Mapping>& mapping() const { return mapping_; }
+
+ private:
+  std::shared_ptr<Mapping> mapping_;
   const uint8_t* data_;
   size_t size_;
 };
@@ -46,6 +58,9 @@ MapStatus mapRegion(int fd, uint64_t offset, uint64_t length, std::shared_ptr<Ma
 // keeps it mapped as long as the caller holds it; release forgets the id (the mapping goes when its last holder
 // does) and says whether the id was known.
 uint32_t addRegion(std::shared_ptr<MappedRegion> region);
+// A new id for bytes [offset, offset + length) of region `id`, sharing its mapping (0 if `id` names no region or
+// the range does not fit in it). Releasing either id leaves the other readable.
+uint32_t sliceRegion(uint32_t id, uint64_t offset, uint64_t length);
 std::shared_ptr<MappedRegion> findRegion(uint32_t id);
 bool releaseRegion(uint32_t id);
 // Regions currently registered (tests: every mapping is let go).

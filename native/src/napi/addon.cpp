@@ -411,6 +411,22 @@ Napi::Value UnmapFileRegion(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(env, sp::io::releaseRegion(uint32_t(id)));
 }
 
+// sliceRegion(id, offset, length) → a new id for that byte range of region id, sharing its mapping (each id is
+// released on its own). Throws BAD_PARAMS if id names no region or the range does not fit.
+Napi::Value SliceRegion(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 3 || !info[0].IsNumber() || !info[1].IsNumber() || !info[2].IsNumber())
+    return throwCodec(env, Status::BadParams, "sliceRegion: expected (id, offset, length)");
+  const double id = info[0].As<Napi::Number>().DoubleValue();
+  const double offset = info[1].As<Napi::Number>().DoubleValue();
+  const double length = info[2].As<Napi::Number>().DoubleValue();
+  uint32_t slice = 0;
+  if (id >= 1 && id <= 4294967295.0 && id == double(uint32_t(id)) && validCount(offset) && validCount(length))
+    slice = sp::io::sliceRegion(uint32_t(id), uint64_t(offset), uint64_t(length));
+  if (slice == 0) return throwCodec(env, Status::BadParams, "sliceRegion: no such region, or the range does not fit in it");
+  return Napi::Number::New(env, double(slice));
+}
+
 Napi::Value MappedRegionCount(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), double(sp::io::regionCount()));
 }
@@ -418,6 +434,7 @@ Napi::Value MappedRegionCount(const Napi::CallbackInfo& info) {
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("mapFileRegion", Napi::Function::New(env, MapFileRegion, "mapFileRegion"));
   exports.Set("unmapFileRegion", Napi::Function::New(env, UnmapFileRegion, "unmapFileRegion"));
+  exports.Set("sliceRegion", Napi::Function::New(env, SliceRegion, "sliceRegion"));
   exports.Set("mappedRegionCount", Napi::Function::New(env, MappedRegionCount, "mappedRegionCount"));
   exports.Set("mappingSupported", Napi::Boolean::New(env, sp::io::mappingSupported()));
   exports.Set("compressChunk", Napi::Function::New(env, Compress, "compressChunk"));

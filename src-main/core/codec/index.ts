@@ -63,6 +63,7 @@ interface NativeCodec {
   memoryOffset(input: Uint8Array): number
   mapFileRegion(fd: number, offset: number, length: number): Promise<number>
   unmapFileRegion(id: number): boolean
+  sliceRegion(id: number, offset: number, length: number): number
   mappedRegionCount(): number
   mappingSupported: boolean
   codecVersion: number
@@ -320,6 +321,18 @@ export async function mapFileRegion(fd: number, offset: number, length: number):
 /** Lets a mapped region go (once calls running on it finish); later calls with it fail with BAD_PARAMS. */
 export function unmapFileRegion(r: MappedRegion): boolean {
   return addon().unmapFileRegion(r.region)
+}
+
+/**
+ * Bytes [offset, offset + length) of a mapped region as a region of its own, sharing the mapping: each is let go
+ * on its own (unmapFileRegion), and the mapping lasts while either is held.
+ */
+export function sliceRegion(r: MappedRegion, offset: number, length: number): MappedRegion {
+  try {
+    return { region: addon().sliceRegion(r.region, offset, length), length }
+  } catch (err) {
+    rethrow(err)
+  }
 }
 
 /** Mapped regions not yet let go, in the whole process. */

@@ -16,6 +16,7 @@ import {
   mappingSupported,
   maxCompressedChunkSize,
   resolveBound,
+  sliceRegion,
   unmapFileRegion,
 } from '../codec'
 import type { ChunkCodecParams, CodecDtype, Fp8BlockScales } from '../codec/types'
@@ -87,6 +88,8 @@ export interface CompressJobOptions {
    * or from buffers they are read into (false). The output is the same either way.
    */
   mapChunks?: boolean
+  /** Bytes of the original mapped at once (default 64 MiB; whole chunks, at least one). */
+  mapWindowBytes?: number
   /** Tests only: check the measured error against eb × this factor (0 forces the lossless fallback). */
   checkBoundScale?: number
   /** Journal (and fsync) completed tensors at most this often; 0 = after every tensor. Default 1000 ms. */
@@ -143,6 +146,12 @@ const RETAIN_BYTES = 64 << 20
 const SYNC_MS = 1000
 /** Bytes of upcoming tensors whose range passes run ahead of compressing (besides the next tensor, always). */
 const LOOKAHEAD_BYTES = 48 << 20
+/**
+ * Bytes of the original mapped at once (whole chunks, at least one). A tensor up to this size is mapped once for
+ * its range pass and its compressing both; a larger one window after window in each pass. One mapping per window
+ * instead of one per chunk also saves the libuv round trips and the thread switches they cost.
+ */
+const MAP_WINDOW_BYTES = 64 << 20
 
 export async function compressModel(o: CompressJobOptions): Promise<CompressJobOutcome> {
   const t0 = Date.now()
@@ -288,6 +297,17 @@ interface TensorWork {
   violated: boolean
   /** Chunks the range pass read and kept for compressing (small tensors only), taken by readChunk. */
   retained?: ({ slot: ChunkSlot; bytes: Uint8Array } | undefined)[]
+  /**
+   * Whole chunks [first, first + count) of the original mapped as one region: kept from the range pass when the
+   * tensor fits in one window, else the window the compress pass is in. Chunks go to workers as slices of it.
+   */
+  window?: ChunkWindow
+}
+
+interface ChunkWindow {
+  first: number
+  count: number
+  region: MappedRegion
 }
 
 /** A chunk ready to be written: its compressed bytes (in its slot) and what the worker measured. */
@@ -349,6 +369,8 @@ class CompressJob {
    * must be in memory (digests, stored tensors, decodeCheck) are read.
    */
   private mapping: boolean
+  /** Works holding a mapped window, so that a failing or cancelled job lets every one go. */
+  private readonly windowed = new Set<TensorWork>()
 
   constructor(
     private readonly model: ShardedSafetensors,
@@ -616,6 +638,7 @@ class CompressJob {
         }
       }
       while (queue.length > 0) await drainOne()
+      this.dropWindows()
       this.checkCancel()
 
       const shardSize = shard.fileSize
@@ -635,6 +658,7 @@ class CompressJob {
         await item.result.catch(() => {})
         if (item.region) unmapFileRegion(item.region)
       }
+      this.dropWindows()
       await background.settle().catch(() => {})
       await writer.close()
       throw err
@@ -704,7 +728,8 @@ class CompressJob {
       w.eb = Number.isFinite(range.min) ? resolveBound('rel', choice.bound, range.min, range.max) : 0
     }
     if (!(w.eb > 0) || !Number.isFinite(w.eb)) {
-      // A constant (or all-NaN) tensor has no range to scale a REL bound: keep it exact.
+      // A constant (or all-NaN) tensor has no range to scale a REL bound: keep it exact (read, not mapped).
+      this.dropWindow(w)
       w.method = 'lossless'
       w.eb = 0
       w.fp8 = undefined
@@ -742,25 +767,23 @@ class CompressJob {
    * (shard()'s lookahead), a tensor's bound is known before they reach it.
    */
   private async range(shard: SafetensorsFile, w: TensorWork): Promise<{ min: number; max: number }> {
+    if (this.mapping) {
+      const r = await this.mappedRange(shard, w)
+      if (r) return r
+    }
     let min = Number.POSITIVE_INFINITY
     let max = Number.NEGATIVE_INFINITY
-    // Read, a small tensor's chunks stay in their slots for the compress pass instead of being read a second time
-    // (the kernel's copy of every byte read is a large part of the job's CPU beside the codec). Mapped, they are
-    // mapped again from the page cache for compressing, which costs little.
-    const keep = !this.mapping && w.info.byteLength <= RETAIN_BYTES
+    // A small tensor's chunks stay in their slots for the compress pass instead of being read a second time (the
+    // kernel's copy of every byte read is a large part of the job's CPU beside the codec).
+    const keep = w.info.byteLength <= RETAIN_BYTES
     if (keep) w.retained = []
-    type Piece = { slot?: ChunkSlot; bytes: ChunkInput; region?: MappedRegion }
-    const fetch = async (i: number): Promise<Piece> => {
-      const region = this.mapping ? await this.mapChunk(shard, w, i) : undefined
-      return region ? { bytes: region, region } : this.readChunk(shard, w, i, keep)
-    }
     const read = (i: number) => {
-      const r = fetch(i)
+      const r = this.readChunk(shard, w, i, keep)
       r.catch(() => {})
       return r
     }
-    // Two chunks in flight: mapped or copied on libuv's threads while this one scans.
-    const pending: Promise<Piece>[] = []
+    // Two reads in flight: the page cache copies on two threads while this one scans.
+    const pending: Promise<{ slot: ChunkSlot; bytes: Uint8Array }>[] = []
     let next = 0
     const fill = () => {
       while (next < w.chunkCount && pending.length < 2) pending.push(read(next++))
@@ -769,49 +792,85 @@ class CompressJob {
       fill()
       for (let i = 0; i < w.chunkCount; i++) {
         this.checkCancel()
-        const { slot, bytes, region } = await pending.shift()!
+        const { slot, bytes } = await pending.shift()!
+        fill()
+        if (keep) w.retained![i] = { slot, bytes }
+        const r = chunkValueRange(bytes, w.dtype!, i * w.chunkElements, w.fp8)
+        if (!keep) this.slots.give(slot)
+        if (r.min < min) min = r.min
+        if (r.max > max) max = r.max
+      }
+    } finally {
+      // Nothing keeps reading the shard after this returns or throws.
+      await Promise.allSettled(pending)
+    }
+    return { min, max }
+  }
+
+  /**
+   * The range pass over mapped windows, two being mapped ahead of the one scanned (each scanned in one native
+   * call). A tensor that fits in one window keeps it for compressing. Undefined when mapping failed for a reason of
+   * the system's: the caller reads instead.
+   */
+  private async mappedRange(shard: SafetensorsFile, w: TensorWork): Promise<{ min: number; max: number } | undefined> {
+    const per = this.windowChunks(w)
+    const starts: number[] = []
+    for (let c = 0; c < w.chunkCount; c += per) starts.push(c)
+    const map = (first: number) => {
+      const p = this.mapWindow(shard, w, first)
+      p.catch(() => {})
+      return p
+    }
+    const pending: Promise<ChunkWindow | undefined>[] = []
+    let next = 0
+    const fill = () => {
+      while (next < starts.length && pending.length < 2) pending.push(map(starts[next++]!))
+    }
+    let min = Number.POSITIVE_INFINITY
+    let max = Number.NEGATIVE_INFINITY
+    try {
+      fill()
+      while (pending.length > 0) {
+        this.checkCancel()
+        const win = await pending.shift()!
+        if (!win) return undefined
         fill()
         let r: { min: number; max: number }
         try {
-          r = chunkValueRange(bytes, w.dtype!, i * w.chunkElements, w.fp8)
+          r = chunkValueRange(win.region, w.dtype!, win.first * w.chunkElements, w.fp8)
         } finally {
-          if (region) unmapFileRegion(region)
-          else if (keep) w.retained![i] = { slot: slot!, bytes: inMemory(bytes) }
-          else this.slots.give(slot)
+          if (starts.length === 1) this.holdWindow(w, win)
+          else unmapFileRegion(win.region)
         }
         if (r.min < min) min = r.min
         if (r.max > max) max = r.max
       }
     } finally {
-      // Nothing keeps reading the shard after this returns or throws, and no mapping outlives it.
+      // No mapping outlives the pass but the one kept.
       for (const p of await Promise.allSettled(pending))
-        if (p.status === 'fulfilled' && p.value.region) unmapFileRegion(p.value.region)
+        if (p.status === 'fulfilled' && p.value) unmapFileRegion(p.value.region)
     }
     return { min, max }
   }
 
-  /** Chunk i for compressing: mapped when it is lossy and mapping works here, else read into a slot. */
-  private async chunkSource(shard: SafetensorsFile, w: TensorWork, i: number): Promise<ChunkSource> {
-    if (this.mapping && w.method === 'abs' && w.dtype && !w.retained?.[i]) {
-      const region = await this.mapChunk(shard, w, i)
-      if (region) {
-        const count = Math.min(w.chunkElements, w.info.elementCount - i * w.chunkElements)
-        return { slot: this.slots.take(0, maxCompressedChunkSize(count, w.dtype)), bytes: region, region }
-      }
-    }
-    return this.readChunk(shard, w, i, true)
+  /** Whole chunks per mapped window for this tensor (at least one). */
+  private windowChunks(w: TensorWork): number {
+    const chunkBytes = (w.info.byteLength / w.info.elementCount) * w.chunkElements
+    return Math.max(1, Math.floor((this.o.mapWindowBytes ?? MAP_WINDOW_BYTES) / chunkBytes))
   }
 
   /**
-   * Maps chunk i of the original; undefined when mapping fails for a reason of the system's (the job then reads
-   * from here on). A file shorter than its header says is the same error as when reading.
+   * Maps the window of chunks starting at `first`; undefined when mapping fails for a reason of the system's (the
+   * job then reads from here on). A file shorter than its header says is the same error as when reading.
    */
-  private async mapChunk(shard: SafetensorsFile, w: TensorWork, i: number): Promise<MappedRegion | undefined> {
+  private async mapWindow(shard: SafetensorsFile, w: TensorWork, first: number): Promise<ChunkWindow | undefined> {
     const elemBytes = w.info.byteLength / w.info.elementCount
-    const first = i * w.chunkElements
-    const count = Math.min(w.chunkElements, w.info.elementCount - first)
+    const count = Math.min(this.windowChunks(w), w.chunkCount - first)
+    const firstElement = first * w.chunkElements
+    const elements = Math.min(count * w.chunkElements, w.info.elementCount - firstElement)
     try {
-      return await mapFileRegion(shard.fd, w.info.fileOffset + first * elemBytes, count * elemBytes)
+      const region = await mapFileRegion(shard.fd, w.info.fileOffset + firstElement * elemBytes, elements * elemBytes)
+      return { first, count, region }
     } catch (err) {
       if (err instanceof CodecError && err.code === 'PAST_END')
         throw new ContainerError('TRUNCATED', 'The original tensor could not be read in full', shard.path, w.info.name)
@@ -819,6 +878,50 @@ class CompressJob {
       this.mapping = false
       return undefined
     }
+  }
+
+  private holdWindow(w: TensorWork, win: ChunkWindow): void {
+    this.dropWindow(w)
+    w.window = win
+    this.windowed.add(w)
+  }
+
+  /** Lets the tensor's window go (slices handed to workers keep the mapping until they are let go too). */
+  private dropWindow(w: TensorWork): void {
+    if (w.window) unmapFileRegion(w.window.region)
+    w.window = undefined
+    this.windowed.delete(w)
+  }
+
+  /** Lets every window still held go: the job is over, or failed. */
+  private dropWindows(): void {
+    for (const w of [...this.windowed]) this.dropWindow(w)
+  }
+
+  /**
+   * Chunk i for compressing: a slice of the tensor's mapped window when it is lossy and mapping works here (the
+   * window mapped first if the chunk is past it), else read into a slot. The window goes with the last chunk.
+   */
+  private async chunkSource(shard: SafetensorsFile, w: TensorWork, i: number): Promise<ChunkSource> {
+    // Mapping stopped working meanwhile: a window kept from the range pass is not used.
+    if (w.window && !this.mapping) this.dropWindow(w)
+    if (this.mapping && w.method === 'abs' && w.dtype) {
+      let win = w.window
+      if (!win || i < win.first || i >= win.first + win.count) {
+        this.dropWindow(w)
+        win = await this.mapWindow(shard, w, i)
+        if (win) this.holdWindow(w, win)
+      }
+      if (win) {
+        const elemBytes = w.info.byteLength / w.info.elementCount
+        const first = i * w.chunkElements
+        const count = Math.min(w.chunkElements, w.info.elementCount - first)
+        const region = sliceRegion(win.region, (first - win.first * w.chunkElements) * elemBytes, count * elemBytes)
+        if (i === w.chunkCount - 1) this.dropWindow(w)
+        return { slot: this.slots.take(0, maxCompressedChunkSize(count, w.dtype)), bytes: region, region }
+      }
+    }
+    return this.readChunk(shard, w, i, true)
   }
 
   /** Reads chunk i into a shared slot (with room for its compressed form when `compressing` a codec dtype). */
