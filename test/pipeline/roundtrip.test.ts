@@ -170,6 +170,13 @@ test("the encoder's own measurements match a decode-back check, chunk by chunk (
     // And the measured maxima are what an independent check against the original finds.
     const v = await verifyModel({ input: plain, original: model, pool })
     assert.equal(v.ok, true, JSON.stringify(v.problems))
+    // Reconstructions decoded from mapped windows of the containers (large, small) or from reads are identical.
+    const recs = [{}, { mapWindowBytes: 3000 }, { mapChunks: false }].map(() => tempDir())
+    await decompressModel({ input: plain, outDir: recs[0]!, pool, original: false })
+    await decompressModel({ input: plain, outDir: recs[1]!, pool, original: false, mapWindowBytes: 3000 })
+    await decompressModel({ input: plain, outDir: recs[2]!, pool, original: false, mapChunks: false })
+    for (const f of a.manifest.shards.map((s) => s.file))
+      for (const rec of recs.slice(1)) assert.equal(sha(join(rec, f)), sha(join(recs[0]!, f)), f)
   }
-  assert.equal(mappedRegionCount(), regions, 'every mapping of the originals was let go')
+  assert.equal(mappedRegionCount(), regions, 'every mapping of originals and containers was let go')
 })

@@ -64,6 +64,27 @@ MapStatus mapRegion(int fd, uint64_t offset, uint64_t length, std::shared_ptr<Ma
 #endif
 }
 
+size_t adviseHugePages(uint8_t* data, size_t length) {
+#if defined(__linux__)
+  constexpr uintptr_t kHuge = uintptr_t(1) << 21;
+  const uintptr_t begin = (reinterpret_cast<uintptr_t>(data) + kHuge - 1) & ~(kHuge - 1);
+  const uintptr_t end = (reinterpret_cast<uintptr_t>(data) + length) & ~(kHuge - 1);
+  if (end <= begin) return 0;
+  void* p = reinterpret_cast<void*>(begin);
+  if (madvise(p, end - begin, MADV_HUGEPAGE) != 0) return 0;
+#ifndef MADV_COLLAPSE
+#define MADV_COLLAPSE 25
+#endif
+  // Collapse what is already faulted in; pages faulted later come huge by MADV_HUGEPAGE where the system can.
+  if (madvise(p, end - begin, MADV_COLLAPSE) != 0) return 0;
+  return end - begin;
+#else
+  (void)data;
+  (void)length;
+  return 0;
+#endif
+}
+
 namespace {
 
 struct Registry {

@@ -63,6 +63,10 @@ uint32_t addRegion(std::shared_ptr<MappedRegion> region);
 uint32_t sliceRegion(uint32_t id, uint64_t offset, uint64_t length);
 std::shared_ptr<MappedRegion> findRegion(uint32_t id);
 bool releaseRegion(uint32_t id);
+// Asks the system to back the 2 MiB-aligned part of [data, data + length) with huge pages, now (Linux: madvise
+// MADV_HUGEPAGE, then MADV_COLLAPSE). Returns the bytes that now are, as far as the calls succeeded; 0 elsewhere.
+size_t adviseHugePages(uint8_t* data, size_t length);
+
 // Regions currently registered (tests: every mapping is let go).
 size_t regionCount();
 

@@ -332,15 +332,21 @@ Napi::Value Crc32(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, double(sp::crc32(data, len, uint32_t(prev))));
 }
 
-// memoryOffset(bytes): the address of bytes[0] modulo 4096, so that buffers can be laid out for O_DIRECT writes
-// (which need the memory, the file offset and the length block-aligned). The address itself is not exposed.
+// memoryOffset(bytes, unit = 4096): the address of bytes[0] modulo unit (a power of two up to 2^30), so that buffers
+// can be laid out for O_DIRECT writes (which need the memory, the file offset and the length block-aligned) or on
+// huge pages. The address itself is not exposed.
 Napi::Value MemoryOffset(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const uint8_t* data;
   size_t len;
+  double unit = 4096;
   if (info.Length() < 1 || !readBytes(info[0], data, len))
-    return throwCodec(env, Status::BadParams, "memoryOffset: expected (Uint8Array)");
-  return Napi::Number::New(env, double(reinterpret_cast<uintptr_t>(data) & 4095u));
+    return throwCodec(env, Status::BadParams, "memoryOffset: expected (Uint8Array, unit?)");
+  if (info.Length() > 1 && info[1].IsNumber()) unit = info[1].As<Napi::Number>().DoubleValue();
+  const uint64_t u = uint64_t(unit);
+  if (!(unit >= 1 && unit <= 1073741824.0) || double(u) != unit || (u & (u - 1)) != 0)
+    return throwCodec(env, Status::BadParams, "memoryOffset: unit must be a power of two up to 2^30");
+  return Napi::Number::New(env, double(reinterpret_cast<uintptr_t>(data) & (u - 1)));
 }
 
 // mapFileRegion(fd, offset, length) → Promise<id>: maps [offset, offset + length) of an open file read-only on a
@@ -427,6 +433,17 @@ Napi::Value SliceRegion(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, double(slice));
 }
 
+// adviseHugePages(bytes) → bytes now backed by huge pages: for long-lived buffers the pipeline decodes into and
+// writes from with O_DIRECT, where the kernel pins and maps every 4 KB page of a write otherwise.
+Napi::Value AdviseHugePages(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const uint8_t* data;
+  size_t len;
+  if (info.Length() < 1 || !readBytes(info[0], data, len))
+    return throwCodec(env, Status::BadParams, "adviseHugePages: expected (Uint8Array)");
+  return Napi::Number::New(env, double(sp::io::adviseHugePages(const_cast<uint8_t*>(data), len)));
+}
+
 Napi::Value MappedRegionCount(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), double(sp::io::regionCount()));
 }
@@ -435,6 +452,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("mapFileRegion", Napi::Function::New(env, MapFileRegion, "mapFileRegion"));
   exports.Set("unmapFileRegion", Napi::Function::New(env, UnmapFileRegion, "unmapFileRegion"));
   exports.Set("sliceRegion", Napi::Function::New(env, SliceRegion, "sliceRegion"));
+  exports.Set("adviseHugePages", Napi::Function::New(env, AdviseHugePages, "adviseHugePages"));
   exports.Set("mappedRegionCount", Napi::Function::New(env, MappedRegionCount, "mappedRegionCount"));
   exports.Set("mappingSupported", Napi::Boolean::New(env, sp::io::mappingSupported()));
   exports.Set("compressChunk", Napi::Function::New(env, Compress, "compressChunk"));

@@ -60,10 +60,11 @@ interface NativeCodec {
   maxCompressedChunkSize(elementCount: number, dtype: number): number
   chunkRange(input: NativeInput, p: NativeParams): { min: number; max: number; nonFinite: number }
   crc32(input: NativeInput, previous?: number): number
-  memoryOffset(input: Uint8Array): number
+  memoryOffset(input: Uint8Array, unit?: number): number
   mapFileRegion(fd: number, offset: number, length: number): Promise<number>
   unmapFileRegion(id: number): boolean
   sliceRegion(id: number, offset: number, length: number): number
+  adviseHugePages(bytes: Uint8Array): number
   mappedRegionCount(): number
   mappingSupported: boolean
   codecVersion: number
@@ -291,10 +292,13 @@ export function crc32Combine(crcA: number, crcB: number, lengthB: number): numbe
   return (mulModP(factor, crcA >>> 0) ^ (crcB >>> 0)) >>> 0
 }
 
-/** The address of `bytes[0]` modulo 4096, for laying out buffers that O_DIRECT writes need block-aligned. */
-export function memoryOffset(bytes: Uint8Array): number {
+/**
+ * The address of `bytes[0]` modulo `unit` (a power of two, default 4096), for laying out buffers that O_DIRECT
+ * writes need block-aligned, or on huge pages.
+ */
+export function memoryOffset(bytes: Uint8Array, unit = 4096): number {
   try {
-    return addon().memoryOffset(bytes)
+    return addon().memoryOffset(bytes, unit)
   } catch (err) {
     rethrow(err)
   }
@@ -333,6 +337,15 @@ export function sliceRegion(r: MappedRegion, offset: number, length: number): Ma
   } catch (err) {
     rethrow(err)
   }
+}
+
+/**
+ * Asks the system to back the 2 MiB-aligned part of `bytes` with huge pages now (Linux; elsewhere nothing): for
+ * long-lived buffers that O_DIRECT writes read from, so the kernel pins one page per 2 MiB instead of 512. Returns
+ * the bytes that are (0 where the system declines).
+ */
+export function adviseHugePages(bytes: Uint8Array): number {
+  return addon().adviseHugePages(bytes)
 }
 
 /** Mapped regions not yet let go, in the whole process. */

@@ -98,6 +98,11 @@ export class ContainerReader {
     return b
   }
 
+  /** The open file's descriptor, for mapping ranges of it. */
+  get fd(): number {
+    return this.fh.fd
+  }
+
   async close(): Promise<void> {
     await this.fh.close().catch(() => {})
   }

@@ -44,6 +44,7 @@ import {
   chunkWindow,
   createPipelinePool,
   DEFAULT_CHUNK_ELEMENTS,
+  MAP_WINDOW_BYTES,
   type PipelinePool,
 } from './pool'
 import { nextRunName, type RunManifest, type ShardTotals, type TensorMetrics, writeRun } from './runs'
@@ -88,7 +89,10 @@ export interface CompressJobOptions {
    * or from buffers they are read into (false). The output is the same either way.
    */
   mapChunks?: boolean
-  /** Bytes of the original mapped at once (default 64 MiB; whole chunks, at least one). */
+  /**
+   * Bytes of the original mapped at once (default MAP_WINDOW_BYTES; whole chunks, at least one). A tensor up to
+   * this size is mapped once for its range pass and its compressing both; a larger one window after window in each.
+   */
   mapWindowBytes?: number
   /** Tests only: check the measured error against eb × this factor (0 forces the lossless fallback). */
   checkBoundScale?: number
@@ -146,12 +150,6 @@ const RETAIN_BYTES = 64 << 20
 const SYNC_MS = 1000
 /** Bytes of upcoming tensors whose range passes run ahead of compressing (besides the next tensor, always). */
 const LOOKAHEAD_BYTES = 48 << 20
-/**
- * Bytes of the original mapped at once (whole chunks, at least one). A tensor up to this size is mapped once for
- * its range pass and its compressing both; a larger one window after window in each pass. One mapping per window
- * instead of one per chunk also saves the libuv round trips and the thread switches they cost.
- */
-const MAP_WINDOW_BYTES = 64 << 20
 
 export async function compressModel(o: CompressJobOptions): Promise<CompressJobOutcome> {
   const t0 = Date.now()

@@ -5,7 +5,16 @@ import { createHash, type Hash } from 'node:crypto'
 import { existsSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs'
 import { rename } from 'node:fs/promises'
 import { basename, join, resolve } from 'node:path'
-import { crc32 } from '../codec'
+import {
+  type ChunkInput,
+  CodecError,
+  crc32,
+  type MappedRegion,
+  mapFileRegion,
+  mappingSupported,
+  sliceRegion,
+  unmapFileRegion,
+} from '../codec'
 import type { ChunkCodecParams, CodecDtype, Fp8BlockScales } from '../codec/types'
 import { ContainerError } from '../container/errors'
 import type { TensorRecord } from '../container/format'
@@ -17,7 +26,14 @@ import type { JobProgress } from './compress'
 import { type CompressedModel, JOB_DIR_NAME, readDescriptor } from './compressed-model'
 import { DIRECT_BLOCK, DirectWriter } from './direct-writer'
 import { BackgroundCommit, Journal } from './journal'
-import { type ChunkSlot, ChunkSlots, chunkWindow, createPipelinePool, type PipelinePool } from './pool'
+import {
+  type ChunkSlot,
+  ChunkSlots,
+  chunkWindow,
+  createPipelinePool,
+  MAP_WINDOW_BYTES,
+  type PipelinePool,
+} from './pool'
 import type { DecompressResult } from './tasks'
 import { addSums, chunkValues, type ErrorSums, emptySums, isCodecDtype, metricsOf } from './values'
 
@@ -32,6 +48,12 @@ export interface DecodeJobOptions {
   pool?: PipelinePool
   /** Journal (and fsync) written tensors at most this often; 0 = after every tensor. Default 1000 ms. */
   commitIntervalMs?: number
+  /**
+   * Decode chunks straight from a memory mapping of the containers (default, where the system can map files),
+   * windows of `mapWindowBytes` (default 64 MiB) at a time, or from buffers they are read into (false).
+   */
+  mapChunks?: boolean
+  mapWindowBytes?: number
   signal?: AbortSignal
   onProgress?: (p: JobProgress) => void
 }
@@ -100,6 +122,7 @@ async function runDecode(o: DecodeJobOptions): Promise<DecodeReport> {
   // Workers start first: their start-up overlaps opening the containers and the original on this thread.
   const pool = o.pool ?? createPipelinePool(o.workers)
   let original: ShardedSafetensors | undefined
+  let job: DecodeJob | undefined
   try {
     original = originalPath ? await ShardedSafetensors.open(originalPath) : undefined
     if (originalPath) report.original = resolve(originalPath)
@@ -111,7 +134,7 @@ async function runDecode(o: DecodeJobOptions): Promise<DecodeReport> {
         report.problems.push(problemOf(err, join(input, s.container)))
       }
     }
-    const job = new DecodeJob(o, pool, readers, original, verifyOnly)
+    job = new DecodeJob(o, pool, readers, original, verifyOnly)
     let jobDir: string | undefined
     if (!verifyOnly) {
       const outDir = resolve(o.outDir!)
@@ -146,6 +169,7 @@ async function runDecode(o: DecodeJobOptions): Promise<DecodeReport> {
       rmSync(jobDir!, { recursive: true, force: true })
     }
   } finally {
+    job?.dropWindows()
     for (const r of readers) await r.close()
     await original?.close()
     if (ownPool) await pool.close()
@@ -194,6 +218,14 @@ class DecodeJob {
   private readonly bytesTotal: number
   private readonly tensorsTotal: number
   private readonly startedAt = Date.now()
+  /**
+   * Codec chunks are decoded from mapped windows of the containers (where the system can map files, until a
+   * mapping fails): one mapping per window instead of one read per chunk, and no copy of every compressed byte.
+   */
+  private mapping: boolean
+  /** Each container's window mapped last; chunks go to workers as slices of it. */
+  private readonly windows = new Map<ContainerReader, { start: number; end: number; region: MappedRegion }>()
+  private windowTurn: Promise<void> = Promise.resolve()
 
   constructor(
     private readonly o: DecodeJobOptions,
@@ -205,6 +237,58 @@ class DecodeJob {
     for (const r of readers) for (const t of r.tensors) this.holder.set(t.name, r)
     this.bytesTotal = readers.reduce((a, r) => a + r.tensors.reduce((b, t) => b + t.byteLength, 0), 0)
     this.tensorsTotal = readers.reduce((a, r) => a + r.tensors.length, 0)
+    this.mapping = (o.mapChunks ?? process.env.SPX !== '0') && mappingSupported()
+  }
+
+  /** Lets every window go (slices still with workers keep their mapping until they are let go too). */
+  dropWindows(): void {
+    for (const w of this.windows.values()) unmapFileRegion(w.region)
+    this.windows.clear()
+  }
+
+  /**
+   * Chunk i of t as a slice of its container's mapped window (mapping the next window when the chunk is past the
+   * current one), checked against its CRC; undefined when mapping fails for a reason of the system's (the job then
+   * reads from here on). Calls run one after the other, in the order made: chunks are submitted without waiting
+   * for each other, and two of them must not both replace a window.
+   */
+  private mappedChunk(r: ContainerReader, t: TensorRecord, i: number): Promise<MappedRegion | undefined> {
+    const p = this.windowTurn.then(() => this.mappedChunkNow(r, t, i))
+    this.windowTurn = p.then(
+      () => {},
+      () => {},
+    )
+    return p
+  }
+
+  private async mappedChunkNow(r: ContainerReader, t: TensorRecord, i: number): Promise<MappedRegion | undefined> {
+    if (!this.mapping) return undefined
+    const c = t.chunks[i]!
+    let win = this.windows.get(r)
+    if (!win || c.offset < win.start || c.offset + c.length > win.end) {
+      if (win) unmapFileRegion(win.region)
+      this.windows.delete(r)
+      const length = Math.min(Math.max(this.o.mapWindowBytes ?? MAP_WINDOW_BYTES, c.length), r.fileSize - c.offset)
+      if (length < c.length) throw new ContainerError('TRUNCATED', `Chunk ${i} is cut short`, r.path, t.name)
+      let region: MappedRegion
+      try {
+        region = await mapFileRegion(r.fd, c.offset, length)
+      } catch (err) {
+        if (err instanceof CodecError && err.code === 'PAST_END')
+          throw new ContainerError('TRUNCATED', `Chunk ${i} is cut short`, r.path, t.name)
+        if (!(err instanceof CodecError)) throw err
+        this.mapping = false
+        return undefined
+      }
+      win = { start: c.offset, end: c.offset + length, region }
+      this.windows.set(r, win)
+    }
+    const slice = sliceRegion(win.region, c.offset - win.start, c.length)
+    if (crc32(slice) !== c.crc) {
+      unmapFileRegion(slice)
+      throw new ContainerError('CORRUPT_CHUNK', `Chunk ${i} is damaged (checksum mismatch)`, r.path, t.name)
+    }
+    return slice
   }
 
   private checkCancel(): void {
@@ -383,18 +467,25 @@ class DecodeJob {
     const decodedBytes = c.elementCount * elemBytes
     const keep = st.writing || t.method !== 'abs'
     const codec = t.method !== 'stored' && isCodecDtype(t.dtype)
+    const region = codec && this.mapping ? await this.mappedChunk(r, t, i) : undefined
     // Room to shift the decoded bytes so that their file blocks start on memory blocks (see DirectWriter).
     const slot = this.slots.take(
-      c.length,
+      region ? 0 : c.length,
       codec && keep ? decodedBytes + DIRECT_BLOCK : 0,
       codec && orig ? decodedBytes : 0,
     )
-    const compressed = await r.readChunkInto(t, i, slot.input)
+    let compressed: ChunkInput
+    try {
+      compressed = region ?? (await r.readChunkInto(t, i, slot.input))
+    } catch (err) {
+      this.slots.give(slot)
+      throw err
+    }
     this.bytesDone += decodedBytes
     if (!codec) {
       if (t.method !== 'stored' || compressed.length !== decodedBytes || crc32(compressed) !== c.decodedCrc)
         throw new ContainerError('CORRUPT_INDEX', `Stored chunk ${i} is inconsistent with its record`, r.path, t.name)
-      return { stored: compressed, ms: 0, slot }
+      return { stored: compressed as Uint8Array, ms: 0, slot }
     }
     const params: ChunkCodecParams = {
       dtype: t.dtype as CodecDtype,
@@ -404,25 +495,36 @@ class DecodeJob {
       firstElement: c.firstElement,
       ...(fp8 ? { fp8 } : {}),
     }
-    const original = orig
-      ? await orig.readInto(slot.reference.subarray(0, decodedBytes), c.firstElement * elemBytes)
-      : undefined
+    let original: Uint8Array | undefined
+    try {
+      original = orig
+        ? await orig.readInto(slot.reference.subarray(0, decodedBytes), c.firstElement * elemBytes)
+        : undefined
+    } catch (err) {
+      if (region) unmapFileRegion(region)
+      throw err
+    }
     const at = st.writer ? st.writer.alignedOffset(slot.output, st.fileStart! + c.firstElement * elemBytes) : 0
     const target = keep ? slot.output.subarray(at, at + decodedBytes) : undefined
-    // Shared slots travel as views (nothing moved or cloned); the decoded bytes are read back from the slot.
-    const done = (await this.pool.run({
-      kind: 'decompress',
-      compressed,
-      params,
-      elementCount: c.elementCount,
-      decodedCrc: c.decodedCrc,
-      checkCrc: !st.writing,
-      ...(original ? { original } : {}),
-      keep,
-      ...(target ? { target } : {}),
-      file: r.path,
-      tensor: t.name,
-    })) as DecompressResult
+    // Shared slots travel as views (nothing moved or cloned); the decoded bytes are read back from the slot. The
+    // worker is done with the compressed chunk's mapping once it answers.
+    const done = (await this.pool
+      .run({
+        kind: 'decompress',
+        compressed,
+        params,
+        elementCount: c.elementCount,
+        decodedCrc: c.decodedCrc,
+        checkCrc: !st.writing,
+        ...(original ? { original } : {}),
+        keep,
+        ...(target ? { target } : {}),
+        file: r.path,
+        tensor: t.name,
+      })
+      .finally(() => {
+        if (region) unmapFileRegion(region)
+      })) as DecompressResult
     return { ...done, ...(target ? { decoded: target } : {}), slot }
   }
 

@@ -22,7 +22,8 @@ export interface CompressTask {
 
 export interface DecompressTask {
   kind: 'decompress'
-  compressed: Uint8Array
+  /** The compressed chunk: bytes in memory, or a mapped region of the container. */
+  compressed: ChunkInput
   params: ChunkCodecParams
   elementCount: number
   decodedCrc: number

@@ -1,7 +1,7 @@
 // Worker thread of the pipeline: runs the synchronous codec on one chunk at a time and measures errors, so the
 // main thread only reads, writes and schedules.
 import { parentPort } from 'node:worker_threads'
-import { compressChunkMeasuredInto, crc32, decompressChunk, decompressChunkInto } from '../codec'
+import { type ChunkInput, compressChunkMeasuredInto, crc32, decompressChunk, decompressChunkInto } from '../codec'
 import { errorReply } from '../util/workers'
 import type { CompressResult, CompressTask, DecompressResult, PipelineResult, PipelineTask } from './tasks'
 import { compareChunk, DTYPE_BYTES, sameErrorSums } from './values'
@@ -16,7 +16,7 @@ function owned(u: Uint8Array): Uint8Array {
 /** Where a compress task decodes its chunk back: the bytes are only measured, so one buffer serves every chunk. */
 let scratch = new Uint8Array(0)
 
-function decodeScratch(compressed: Uint8Array, params: CompressTask['params'], elementCount: number, n: number) {
+function decodeScratch(compressed: ChunkInput, params: CompressTask['params'], elementCount: number, n: number) {
   if (scratch.length < n) scratch = new Uint8Array(n)
   const target = scratch.subarray(0, n)
   decompressChunkInto(compressed, params, elementCount, target)
@@ -24,7 +24,7 @@ function decodeScratch(compressed: Uint8Array, params: CompressTask['params'], e
 }
 
 function decodeTarget(
-  compressed: Uint8Array,
+  compressed: ChunkInput,
   params: CompressTask['params'],
   elementCount: number,
   target: Uint8Array,
