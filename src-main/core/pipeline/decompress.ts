@@ -205,6 +205,14 @@ interface TensorDecode {
   elemBytes: number
 }
 
+/** A container's mapped windows (whole chunks each), the one in use and the one mapped ahead. */
+interface ContainerWindows {
+  starts: number[]
+  ends: number[]
+  current?: { k: number; region: MappedRegion }
+  next?: { k: number; region: Promise<{ region?: MappedRegion; error?: unknown }> }
+}
+
 /** A chunk's outcome: its bytes (stored, or decoded into its slot) and what the worker measured. */
 type ChunkDone = DecompressResult & { stored?: Uint8Array; slot?: ChunkSlot }
 
@@ -224,7 +232,7 @@ class DecodeJob {
    */
   private mapping: boolean
   /** Each container's window mapped last; chunks go to workers as slices of it. */
-  private readonly windows = new Map<ContainerReader, { start: number; end: number; region: MappedRegion }>()
+  private readonly windows = new Map<ContainerReader, ContainerWindows>()
   private windowTurn: Promise<void> = Promise.resolve()
 
   constructor(
@@ -242,7 +250,10 @@ class DecodeJob {
 
   /** Lets every window go (slices still with workers keep their mapping until they are let go too). */
   dropWindows(): void {
-    for (const w of this.windows.values()) unmapFileRegion(w.region)
+    for (const w of this.windows.values()) {
+      if (w.current) unmapFileRegion(w.current.region)
+      w.next?.region.then((m) => m.region && unmapFileRegion(m.region))
+    }
     this.windows.clear()
   }
 
@@ -261,29 +272,82 @@ class DecodeJob {
     return p
   }
 
+  /**
+   * The container's windows: its codec chunks in file order cut into runs of whole chunks spanning at most
+   * mapWindowBytes (at least one chunk each), so a window can be mapped before any of its chunks is asked for.
+   */
+  private windowsOf(r: ContainerReader): ContainerWindows {
+    let w = this.windows.get(r)
+    if (w) return w
+    const limit = this.o.mapWindowBytes ?? MAP_WINDOW_BYTES
+    const chunks = r.tensors
+      .filter((t) => t.method !== 'stored' && isCodecDtype(t.dtype))
+      .flatMap((t) => t.chunks)
+      .sort((a, b) => a.offset - b.offset)
+    w = { starts: [], ends: [] }
+    for (const c of chunks) {
+      const k = w.starts.length - 1
+      if (k >= 0 && c.offset >= w.starts[k]! && c.offset + c.length - w.starts[k]! <= limit)
+        w.ends[k] = Math.max(w.ends[k]!, c.offset + c.length)
+      else {
+        w.starts.push(c.offset)
+        w.ends.push(c.offset + c.length)
+      }
+    }
+    this.windows.set(r, w)
+    return w
+  }
+
+  /** Maps window k of a container; errors come back in the result, for the chunk that needs the window to name. */
+  private mapWindow(
+    r: ContainerReader,
+    w: ContainerWindows,
+    k: number,
+  ): Promise<{ region?: MappedRegion; error?: unknown }> {
+    return mapFileRegion(r.fd, w.starts[k]!, w.ends[k]! - w.starts[k]!).then(
+      (region) => ({ region }),
+      (error: unknown) => ({ error }),
+    )
+  }
+
   private async mappedChunkNow(r: ContainerReader, t: TensorRecord, i: number): Promise<MappedRegion | undefined> {
     if (!this.mapping) return undefined
     const c = t.chunks[i]!
-    let win = this.windows.get(r)
-    if (!win || c.offset < win.start || c.offset + c.length > win.end) {
-      if (win) unmapFileRegion(win.region)
-      this.windows.delete(r)
-      const length = Math.min(Math.max(this.o.mapWindowBytes ?? MAP_WINDOW_BYTES, c.length), r.fileSize - c.offset)
-      if (length < c.length) throw new ContainerError('TRUNCATED', `Chunk ${i} is cut short`, r.path, t.name)
-      let region: MappedRegion
-      try {
-        region = await mapFileRegion(r.fd, c.offset, length)
-      } catch (err) {
+    const w = this.windowsOf(r)
+    // The window holding the chunk: the last one starting at or before it.
+    let lo = 0
+    let hi = w.starts.length - 1
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1
+      if (w.starts[mid]! <= c.offset) lo = mid
+      else hi = mid - 1
+    }
+    const k = lo
+    if (w.starts.length === 0 || c.offset < w.starts[k]! || c.offset + c.length > w.ends[k]!)
+      throw new ContainerError('CORRUPT_INDEX', `Chunk ${i} lies outside the container's chunks`, r.path, t.name)
+    if (w.current?.k !== k) {
+      if (w.current) unmapFileRegion(w.current.region)
+      w.current = undefined
+      let mapped: { region?: MappedRegion; error?: unknown }
+      if (w.next?.k === k) mapped = await w.next.region
+      else {
+        w.next?.region.then((m) => m.region && unmapFileRegion(m.region))
+        mapped = await this.mapWindow(r, w, k)
+      }
+      w.next = undefined
+      if (mapped.error !== undefined) {
+        const err = mapped.error
         if (err instanceof CodecError && err.code === 'PAST_END')
           throw new ContainerError('TRUNCATED', `Chunk ${i} is cut short`, r.path, t.name)
         if (!(err instanceof CodecError)) throw err
         this.mapping = false
         return undefined
       }
-      win = { start: c.offset, end: c.offset + length, region }
-      this.windows.set(r, win)
+      w.current = { k, region: mapped.region! }
+      // The next window is mapped while this one's chunks are decoded, so no chunk waits for a mapping.
+      if (k + 1 < w.starts.length) w.next = { k: k + 1, region: this.mapWindow(r, w, k + 1) }
     }
-    const slice = sliceRegion(win.region, c.offset - win.start, c.length)
+    const slice = sliceRegion(w.current.region, c.offset - w.starts[k]!, c.length)
     if (crc32(slice) !== c.crc) {
       unmapFileRegion(slice)
       throw new ContainerError('CORRUPT_CHUNK', `Chunk ${i} is damaged (checksum mismatch)`, r.path, t.name)
