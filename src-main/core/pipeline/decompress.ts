@@ -20,7 +20,7 @@ import { ContainerError } from '../container/errors'
 import type { TensorRecord } from '../container/format'
 import { ContainerReader } from '../container/reader'
 import { ShardedSafetensors } from '../safetensors'
-import { CancelledError } from '../util/workers'
+import { CancelledError, WorkerTaskError } from '../util/workers'
 import { commitPartial, copyFileAtomic, findPartial, partialName, removeStalePartials, writeFileAtomic } from './atomic'
 import type { JobProgress } from './compress'
 import { type CompressedModel, JOB_DIR_NAME, readDescriptor } from './compressed-model'
@@ -258,9 +258,8 @@ class DecodeJob {
   }
 
   /**
-   * Chunk i of t as a slice of its container's mapped window (mapping the next window when the chunk is past the
-   * current one), checked against its CRC; undefined when mapping fails for a reason of the system's (the job then
-   * reads from here on). Calls run one after the other, in the order made: chunks are submitted without waiting
+   * Chunk i of t as a slice of its container's mapped window (the window mapped ahead while the one before was in
+   * use); undefined when mapping fails for a reason of the system's (the job then reads from here on). Calls run one after the other, in the order made: chunks are submitted without waiting
    * for each other, and two of them must not both replace a window.
    */
   private mappedChunk(r: ContainerReader, t: TensorRecord, i: number): Promise<MappedRegion | undefined> {
@@ -347,12 +346,8 @@ class DecodeJob {
       // The next window is mapped while this one's chunks are decoded, so no chunk waits for a mapping.
       if (k + 1 < w.starts.length) w.next = { k: k + 1, region: this.mapWindow(r, w, k + 1) }
     }
-    const slice = sliceRegion(w.current.region, c.offset - w.starts[k]!, c.length)
-    if (crc32(slice) !== c.crc) {
-      unmapFileRegion(slice)
-      throw new ContainerError('CORRUPT_CHUNK', `Chunk ${i} is damaged (checksum mismatch)`, r.path, t.name)
-    }
-    return slice
+    // Its CRC is checked by the worker, right before decoding it: the bytes are then in that core's cache.
+    return sliceRegion(w.current.region, c.offset - w.starts[k]!, c.length)
   }
 
   private checkCancel(): void {
@@ -579,12 +574,19 @@ class DecodeJob {
         params,
         elementCount: c.elementCount,
         decodedCrc: c.decodedCrc,
+        ...(region ? { compressedCrc: c.crc } : {}),
         checkCrc: !st.writing,
         ...(original ? { original } : {}),
         keep,
         ...(target ? { target } : {}),
         file: r.path,
         tensor: t.name,
+      })
+      .catch((err: unknown) => {
+        // The worker found the mapped chunk damaged: the same error as when this thread reads it.
+        if (err instanceof WorkerTaskError && err.code === 'CORRUPT_CHUNK')
+          throw new ContainerError('CORRUPT_CHUNK', `Chunk ${i} is damaged (checksum mismatch)`, r.path, t.name)
+        throw err
       })
       .finally(() => {
         if (region) unmapFileRegion(region)

@@ -27,6 +27,8 @@ export interface DecompressTask {
   params: ChunkCodecParams
   elementCount: number
   decodedCrc: number
+  /** The compressed chunk's recorded CRC, checked before decoding when given (chunks read from a mapping). */
+  compressedCrc?: number
   /**
    * Check decodedCrc (verify jobs). Reconstruction skips it: the codec already checks every decoded chunk against
    * the checksum its encoder stored inside the chunk, which covers the same bytes.

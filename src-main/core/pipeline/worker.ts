@@ -68,6 +68,13 @@ function run(task: PipelineTask): { result: PipelineResult; transfer: ArrayBuffe
     }
     case 'decompress': {
       const { params } = task
+      if (task.compressedCrc !== undefined && crc32(task.compressed) !== task.compressedCrc >>> 0)
+        throw Object.assign(new Error('A compressed chunk does not match its recorded checksum'), {
+          name: 'ContainerError',
+          code: 'CORRUPT_CHUNK',
+          file: task.file,
+          tensor: task.tensor,
+        })
       // Verify-only work measures the bytes and drops them: decode into the scratch buffer instead of a fresh one.
       const decoded = task.keep
         ? task.target
