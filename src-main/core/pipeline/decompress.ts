@@ -205,6 +205,9 @@ interface TensorDecode {
   elemBytes: number
 }
 
+/** Decoded chunks whose writes may be waiting at once, behind the thread that takes results. */
+const MAX_WRITES = 3
+
 /** A container's mapped windows (whole chunks each), the one in use and the one mapped ahead. */
 interface ContainerWindows {
   starts: number[]
@@ -467,6 +470,8 @@ class DecodeJob {
   ): Promise<void> {
     const window = chunkWindow(this.pool)
     const queue: { st: TensorDecode; index: number; result: Promise<ChunkDone> }[] = []
+    /** Writes of decoded chunks not yet on disk, oldest first. */
+    const writes: Promise<void>[] = []
     const drainOne = async () => {
       const { st, index, result } = queue.shift()!
       if (index <= 0 && out && out.writer.position !== out.dataStart + st.t.begin)
@@ -477,10 +482,17 @@ class DecodeJob {
         // A lossy tensor's record CRC is the original's, which its reconstruction never matches: skip the pass.
         if (st.t.method !== 'abs') st.crc = crc32(bytes, st.crc)
         st.hash?.update(bytes)
-        if (out) await out.writer.append(bytes)
       }
-      // Written (awaited above): the slot can take the next chunk.
-      this.slots.give(res.slot)
+      if (bytes && out) {
+        // The write runs behind this thread (the writer keeps writes in order): results go on being taken and
+        // chunks submitted meanwhile, so a slow write never leaves the workers without work. The slot is free
+        // once its bytes are on disk; at most MAX_WRITES writes wait.
+        const slot = res.slot
+        const written = out.writer.append(bytes).then(() => this.slots.give(slot))
+        written.catch(() => {})
+        writes.push(written)
+        while (writes.length > MAX_WRITES) await writes.shift()
+      } else this.slots.give(res.slot)
       if (res.sums) st.sums = addSums(st.sums, res.sums)
       if (index === st.t.chunks.length - 1 || index < 0) await onTensor(this.finishTensor(r, file, st), st.t)
     }
@@ -497,6 +509,7 @@ class DecodeJob {
       }
     }
     while (queue.length > 0) await drainOne()
+    for (const w of writes.splice(0)) await w
   }
 
   private async startTensor(
