@@ -5,6 +5,9 @@ import { crc32 } from 'node:zlib'
 import { type ContainerIndex, encodeIndex, encodePreamble, encodeTrailer, PREAMBLE_SIZE } from './format'
 
 export class ContainerWriter {
+  /** Writes run one after the other behind this promise; rewind, sync, finish and close wait for them. */
+  private chain: Promise<void> = Promise.resolve()
+
   private constructor(
     readonly path: string,
     private fh: FileHandle,
@@ -41,25 +44,35 @@ export class ContainerWriter {
     return this.pos
   }
 
-  /** Writes bytes at the end and returns their offset. */
-  async append(bytes: Uint8Array): Promise<number> {
+  /**
+   * Writes bytes at the end and returns their offset once they are written. The offset is taken now (`position`
+   * before the call), so a caller may go on without waiting; `bytes` must stay untouched until the promise settles.
+   * A failed write rejects its own promise only.
+   */
+  append(bytes: Uint8Array): Promise<number> {
     const at = this.pos
-    let done = 0
-    while (done < bytes.length) {
-      const { bytesWritten } = await this.fh.write(bytes, done, bytes.length - done, at + done)
-      done += bytesWritten
-    }
     this.pos += bytes.length
-    return at
+    const written = this.chain.then(async () => {
+      let done = 0
+      while (done < bytes.length) {
+        const { bytesWritten } = await this.fh.write(bytes, done, bytes.length - done, at + done)
+        done += bytesWritten
+      }
+    })
+    this.chain = written.catch(() => {})
+    return written.then(() => at)
   }
 
-  /** Drops everything from `position` on (a tensor being rewritten). */
+  /** Drops everything from `position` on (a tensor being rewritten), once the writes before are done. */
   async rewind(position: number): Promise<void> {
+    await this.chain
     await this.fh.truncate(position)
     this.pos = position
   }
 
+  /** Makes every write appended so far durable. */
   async sync(): Promise<void> {
+    await this.chain
     await this.fh.sync()
   }
 
@@ -81,6 +94,7 @@ export class ContainerWriter {
   }
 
   async close(): Promise<void> {
+    await this.chain
     await this.fh.close().catch(() => {})
   }
 }

@@ -148,6 +148,8 @@ const SYNC_BYTES = 64 << 20
 /** REL tensors up to this size are read once: the range pass keeps their chunks for compressing (≤ 2× in memory). */
 const RETAIN_BYTES = 64 << 20
 const SYNC_MS = 1000
+/** Compressed chunks whose writes may be waiting at once, behind the thread that takes results. */
+const MAX_WRITES = 4
 /** Bytes of upcoming tensors whose range passes run ahead of compressing (besides the next tensor, always). */
 const LOOKAHEAD_BYTES = 48 << 20
 
@@ -471,6 +473,8 @@ class CompressJob {
     let lookahead: () => Promise<unknown> = () => Promise.resolve()
     /** Chunks in workers or waiting to be written, in order. */
     const queue: QueueItem[] = []
+    /** Appends of compressed chunks not yet written, oldest first. */
+    const writes: Promise<void>[] = []
     for (const t of tensors.slice(0, done.length)) {
       this.bytesDone += t.byteLength
       this.tensorsDone++
@@ -565,7 +569,14 @@ class CompressJob {
             w.violated = true
           } else {
             const first = item.index * w.chunkElements
-            const offset = await writer.append(r.compressed)
+            // The write runs behind this thread (in order, in the writer): results go on being taken and chunks
+            // submitted meanwhile. The slot is free once its bytes are written; at most MAX_WRITES wait.
+            const offset = writer.position
+            const slot = item.slot
+            const written = writer.append(r.compressed).then(() => this.slots.give(slot))
+            written.catch(() => {})
+            writes.push(written)
+            item.slot = undefined
             w.chunks.push({
               offset,
               length: r.compressed.length,
@@ -578,8 +589,9 @@ class CompressJob {
             sinceSync += r.compressed.length
           }
         }
-        // Written (awaited above): the slot can take the next chunk.
+        // Not written (dropped, or nothing to write): the slot can take the next chunk now.
         this.slots.give(item.slot)
+        while (writes.length > MAX_WRITES) await writes.shift()
         if (item.index === w.chunkCount - 1 || item.index < 0) {
           if (w.violated) await this.redoLossless(shard, w, writer)
           await finishTensor(w)
@@ -636,6 +648,7 @@ class CompressJob {
         }
       }
       while (queue.length > 0) await drainOne()
+      for (const p of writes.splice(0)) await p
       this.dropWindows()
       this.checkCancel()
 
