@@ -10,6 +10,7 @@ import {
   type ChunkCodecParams,
   CodecError,
   chunkValueRange,
+  chunkValueRangeAsync,
   compressChunk,
   compressChunkMeasured,
   crc32,
@@ -53,6 +54,8 @@ test('a mapped region reads as the same bytes: compress, measure, range, CRC and
       const e = compressChunkMeasured(bytes, p, p.eb)
       assert.deepEqual(m, e)
       assert.deepEqual(chunkValueRange(region, dtype), chunkValueRange(bytes, dtype))
+      // On a libuv thread, with a first element other than 0: the same answer.
+      assert.deepEqual(await chunkValueRangeAsync(region, dtype, 4000), chunkValueRange(bytes, dtype, 4000))
       assert.equal(crc32(region), crc32(bytes))
       unmapFileRegion(region)
 
@@ -157,4 +160,27 @@ test('slices of a region read their own bytes and keep the mapping while held', 
   )
   for (const s of slices) unmapFileRegion(s)
   assert.equal(mappedRegionCount(), before)
+})
+
+test('the async range pass takes block scales along and refuses memory it could not hold', { skip }, async () => {
+  const rows = 256
+  const cols = 256
+  const bytes = patternTensor('F8_E4M3', 'weights', rows * cols, 8)
+  const scales = Float32Array.from({ length: 4 }, (_, i) => 0.5 + i)
+  const fp8 = { cols, blockRows: 128, blockCols: 128, scaleCols: 2, scales }
+  const { fh } = await fileWith(bytes, 321)
+  try {
+    const region = await mapFileRegion(fh.fd, 321, bytes.length)
+    const expected = chunkValueRange(bytes, 'F8_E4M3', 0, fp8)
+    const pending = chunkValueRangeAsync(region, 'F8_E4M3', 0, fp8)
+    scales.fill(1000) // the native side works on its own copy
+    assert.deepEqual(await pending, expected)
+    unmapFileRegion(region)
+    await assert.rejects(
+      chunkValueRangeAsync(region, 'F8_E4M3'),
+      (e: unknown) => e instanceof CodecError && e.code === 'BAD_PARAMS',
+    )
+  } finally {
+    await fh.close()
+  }
 })

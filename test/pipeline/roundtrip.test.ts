@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict'
 import { createHash } from 'node:crypto'
-import { existsSync, readFileSync } from 'node:fs'
-import { join } from 'node:path'
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
+import { join, resolve } from 'node:path'
 import { after, test } from 'node:test'
 import { mappedRegionCount } from '../../src-main/core/codec'
 import { compressModel } from '../../src-main/core/pipeline/compress'
+import { JOB_DIR_NAME } from '../../src-main/core/pipeline/compressed-model'
 import { decompressModel, verifyModel } from '../../src-main/core/pipeline/decompress'
 import { createPipelinePool } from '../../src-main/core/pipeline/pool'
 import { makePlan } from '../../src-main/core/plan/plan'
@@ -179,4 +180,33 @@ test("the encoder's own measurements match a decode-back check, chunk by chunk (
       for (const rec of recs.slice(1)) assert.equal(sha(join(rec, f)), sha(join(recs[0]!, f)), f)
   }
   assert.equal(mappedRegionCount(), regions, 'every mapping of originals and containers was let go')
+})
+
+test('a finished shard whose journal says so is kept, and partials of it left by a killed rewrite are removed', async () => {
+  // A run that lost part of its job folder (killed while removing it) rewrites a finished shard; killed again
+  // after journaling that shard's end but before the rename, it leaves a whole partial beside the final file.
+  const model = await writeBf16Model(tempDir(), 4)
+  const out = tempDir()
+  await compressModel({ model, outDir: out, plan: makePlan('rel', 1e-3), pool })
+  const rec = tempDir()
+  await decompressModel({ input: out, outDir: rec, pool, original: false })
+  const shardFile = readdirSync(rec).find((n) => n.endsWith('.safetensors'))!
+  const before = sha(join(rec, shardFile))
+  const jobDir = join(rec, JOB_DIR_NAME)
+  mkdirSync(jobDir)
+  const fingerprint = createHash('sha256')
+    .update(readFileSync(join(out, 'shardpress.json')))
+    .update(resolve(out))
+    .digest('hex')
+  writeFileSync(join(jobDir, 'state.json'), JSON.stringify({ fingerprint }))
+  const size = statSync(join(rec, shardFile)).size
+  writeFileSync(join(jobDir, `${shardFile}.jsonl`), `${JSON.stringify({ finished: true, size })}\n`)
+  copyFileSync(join(rec, shardFile), join(rec, `${shardFile}.partial-999999`))
+  await decompressModel({ input: out, outDir: rec, pool, original: false })
+  assert.deepEqual(
+    readdirSync(rec).filter((n) => /partial|shardpress-job/.test(n)),
+    [],
+    'no leftovers',
+  )
+  assert.equal(sha(join(rec, shardFile)), before)
 })

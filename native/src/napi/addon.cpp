@@ -315,6 +315,61 @@ Napi::Value Range(const Napi::CallbackInfo& info) {
   return o;
 }
 
+// chunkRangeAsync(region, params) → Promise<{min, max, nonFinite}>: chunkRange of a mapped region on a libuv thread,
+// so that range passes run beside the thread that schedules (and, at a job's start, several at once). The region is
+// held, and the block scales copied, for the duration.
+class RangeWorker : public Napi::AsyncWorker {
+ public:
+  RangeWorker(Napi::Env env, std::shared_ptr<sp::io::MappedRegion> hold, const ChunkParams& p)
+      : Napi::AsyncWorker(env, "shardpress:chunkRange"),
+        deferred_(Napi::Promise::Deferred::New(env)),
+        hold_(std::move(hold)),
+        p_(p) {
+    if (p.fp8) {
+      scales_.assign(p.fp8->scales, p.fp8->scales + p.fp8->count);
+      g_ = *p.fp8;
+      g_.scales = scales_.data();
+      p_.fp8 = &g_;
+    }
+  }
+  Napi::Promise promise() { return deferred_.Promise(); }
+  void Execute() override {
+    r_ = sp::measure::chunkRange(hold_->data(), hold_->size() / sp::dtypeBytes(p_.dtype), p_.dtype, p_.firstElement,
+                                 p_.fp8);
+  }
+  void OnOK() override {
+    Napi::Env env = Env();
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("min", Napi::Number::New(env, r_.min));
+    o.Set("max", Napi::Number::New(env, r_.max));
+    o.Set("nonFinite", Napi::Number::New(env, double(r_.nonFinite)));
+    deferred_.Resolve(o);
+  }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  std::shared_ptr<sp::io::MappedRegion> hold_;
+  ChunkParams p_;
+  sp::Fp8Scales g_;
+  std::vector<float> scales_;
+  sp::measure::Range r_;
+};
+
+Napi::Value RangeAsync(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const uint8_t* data;
+  size_t len;
+  ChunkParams p;
+  sp::Fp8Scales g;
+  std::shared_ptr<sp::io::MappedRegion> hold;
+  if (!readChunkArgs(info, "chunkRangeAsync", "(region, params)", data, len, p, g, hold)) return env.Undefined();
+  if (!hold) return throwCodec(env, Status::BadParams, "chunkRangeAsync: the input must be a mapped region");
+  RangeWorker* w = new RangeWorker(env, std::move(hold), p);
+  Napi::Promise promise = w->promise();
+  w->Queue();
+  return promise;
+}
+
 // crc32(bytes, previous = 0): zlib's CRC-32 continued over bytes (same values as node:zlib's crc32, folded with
 // carry-less multiplies where the CPU has them), for tensor checksums on the pipeline's hot path.
 Napi::Value Crc32(const Napi::CallbackInfo& info) {
@@ -461,6 +516,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("decompressChunkInto", Napi::Function::New(env, DecompressInto, "decompressChunkInto"));
   exports.Set("maxCompressedChunkSize", Napi::Function::New(env, MaxSize, "maxCompressedChunkSize"));
   exports.Set("chunkRange", Napi::Function::New(env, Range, "chunkRange"));
+  exports.Set("chunkRangeAsync", Napi::Function::New(env, RangeAsync, "chunkRangeAsync"));
   exports.Set("crc32", Napi::Function::New(env, Crc32, "crc32"));
   exports.Set("memoryOffset", Napi::Function::New(env, MemoryOffset, "memoryOffset"));
   exports.Set("codecVersion", Napi::Number::New(env, sp::kCodecVersion));

@@ -59,6 +59,7 @@ interface NativeCodec {
   decompressChunkInto(input: NativeInput, p: NativeParams, elementCount: number, target: Uint8Array): void
   maxCompressedChunkSize(elementCount: number, dtype: number): number
   chunkRange(input: NativeInput, p: NativeParams): { min: number; max: number; nonFinite: number }
+  chunkRangeAsync(input: number, p: NativeParams): Promise<{ min: number; max: number; nonFinite: number }>
   crc32(input: NativeInput, previous?: number): number
   memoryOffset(input: Uint8Array, unit?: number): number
   mapFileRegion(fd: number, offset: number, length: number): Promise<number>
@@ -236,6 +237,26 @@ export function chunkValueRange(
   try {
     return addon().chunkRange(
       nativeInput(input),
+      toNative({ dtype, mode: 'lossless', eb: 0, rowLength: 1, firstElement, ...(fp8 ? { fp8 } : {}) }),
+    )
+  } catch (err) {
+    rethrow(err)
+  }
+}
+
+/**
+ * chunkValueRange of a mapped region, computed on a libuv thread: range passes then run beside the thread that
+ * schedules, several at once where there are cores for them. The region stays held until the answer.
+ */
+export async function chunkValueRangeAsync(
+  region: MappedRegion,
+  dtype: CodecDtype,
+  firstElement = 0,
+  fp8?: Fp8BlockScales,
+): Promise<{ min: number; max: number; nonFinite: number }> {
+  try {
+    return await addon().chunkRangeAsync(
+      region.region,
       toNative({ dtype, mode: 'lossless', eb: 0, rowLength: 1, firstElement, ...(fp8 ? { fp8 } : {}) }),
     )
   } catch (err) {

@@ -9,6 +9,7 @@ import {
   CODEC_VERSION,
   CodecError,
   chunkValueRange,
+  chunkValueRangeAsync,
   crc32,
   crc32Combine,
   type MappedRegion,
@@ -439,11 +440,16 @@ class CompressJob {
     const finished = entries.find((e) => e.finished)
     const doneMetrics = () => entries.filter((e) => e.metrics).map((e) => reviveMetrics(e.metrics!))
     if (finished?.size !== undefined) {
-      if (existsSync(finalPath) && statSync(finalPath).size === finished.size)
+      // Partials of this shard may still lie about (a run that rewrote a finished shard after losing its journal,
+      // killed between journaling the end and the rename): the final file stands, they go.
+      if (existsSync(finalPath) && statSync(finalPath).size === finished.size) {
+        await removeStalePartials(finalPath)
         return totals(finished.size, doneMetrics())
+      }
       const leftover = await findPartial(finalPath)
       if (leftover && statSync(leftover).size === finished.size) {
         await rename(leftover, finalPath)
+        await removeStalePartials(finalPath)
         return totals(finished.size, doneMetrics())
       }
       entries = []
@@ -819,23 +825,35 @@ class CompressJob {
   }
 
   /**
-   * The range pass over mapped windows, two being mapped ahead of the one scanned (each scanned in one native
-   * call). A tensor that fits in one window keeps it for compressing. Undefined when mapping failed for a reason of
-   * the system's: the caller reads instead.
+   * The range pass over mapped windows: each window is mapped and scanned on libuv's threads (several at once, so
+   * the first tensor's bound, which everything waits for at the start of a job, comes from both cores). A tensor
+   * that fits in one window keeps it for compressing. Undefined when mapping failed for a reason of the system's:
+   * the caller reads instead.
    */
   private async mappedRange(shard: SafetensorsFile, w: TensorWork): Promise<{ min: number; max: number } | undefined> {
     const per = this.windowChunks(w)
     const starts: number[] = []
     for (let c = 0; c < w.chunkCount; c += per) starts.push(c)
-    const map = (first: number) => {
-      const p = this.mapWindow(shard, w, first)
+    type Scanned = { win: ChunkWindow; r: { min: number; max: number } } | undefined
+    const scan = (first: number): Promise<Scanned> => {
+      const p = this.mapWindow(shard, w, first).then((win) =>
+        win
+          ? chunkValueRangeAsync(win.region, w.dtype!, win.first * w.chunkElements, w.fp8).then(
+              (r) => ({ win, r }),
+              (err: unknown) => {
+                unmapFileRegion(win.region)
+                throw err
+              },
+            )
+          : undefined,
+      )
       p.catch(() => {})
       return p
     }
-    const pending: Promise<ChunkWindow | undefined>[] = []
+    const pending: Promise<Scanned>[] = []
     let next = 0
     const fill = () => {
-      while (next < starts.length && pending.length < 2) pending.push(map(starts[next++]!))
+      while (next < starts.length && pending.length < 3) pending.push(scan(starts[next++]!))
     }
     let min = Number.POSITIVE_INFINITY
     let max = Number.NEGATIVE_INFINITY
@@ -843,23 +861,18 @@ class CompressJob {
       fill()
       while (pending.length > 0) {
         this.checkCancel()
-        const win = await pending.shift()!
-        if (!win) return undefined
+        const got = await pending.shift()!
+        if (!got) return undefined
         fill()
-        let r: { min: number; max: number }
-        try {
-          r = chunkValueRange(win.region, w.dtype!, win.first * w.chunkElements, w.fp8)
-        } finally {
-          if (starts.length === 1) this.holdWindow(w, win)
-          else unmapFileRegion(win.region)
-        }
-        if (r.min < min) min = r.min
-        if (r.max > max) max = r.max
+        if (starts.length === 1) this.holdWindow(w, got.win)
+        else unmapFileRegion(got.win.region)
+        if (got.r.min < min) min = got.r.min
+        if (got.r.max > max) max = got.r.max
       }
     } finally {
       // No mapping outlives the pass but the one kept.
       for (const p of await Promise.allSettled(pending))
-        if (p.status === 'fulfilled' && p.value) unmapFileRegion(p.value.region)
+        if (p.status === 'fulfilled' && p.value) unmapFileRegion(p.value.win.region)
     }
     return { min, max }
   }

@@ -393,10 +393,16 @@ class DecodeJob {
       return doneChecks()
     }
     if (finished?.size !== undefined) {
-      if (existsSync(finalPath) && statSync(finalPath).size === finished.size) return skip()
+      // Partials of this shard may still lie about (a run that rewrote a finished shard after losing its journal,
+      // killed between journaling the end and the rename): the final file stands, they go.
+      if (existsSync(finalPath) && statSync(finalPath).size === finished.size) {
+        await removeStalePartials(finalPath)
+        return skip()
+      }
       const leftover = await findPartial(finalPath)
       if (leftover && statSync(leftover).size === finished.size) {
         await rename(leftover, finalPath)
+        await removeStalePartials(finalPath)
         return skip()
       }
       entries = []
