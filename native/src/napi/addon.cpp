@@ -101,17 +101,28 @@ bool readInput(const Napi::Value& v, const uint8_t*& data, size_t& len, std::sha
   return readBytes(v, data, len);
 }
 
-// The (input, params) every chunk call starts with: input (a Uint8Array or a mapped region's id, held in `hold`) as
-// whole elements of the dtype. On false a BadParams error naming `fn` is pending and the caller returns.
-bool readChunkArgs(const Napi::CallbackInfo& info, const char* fn, const char* usage, const uint8_t*& data,
-                   size_t& len, ChunkParams& p, sp::Fp8Scales& g, std::shared_ptr<sp::io::MappedRegion>& hold) {
+// The (input, params) every chunk call starts with: input (a Uint8Array, or a mapped region's id, which `hold` keeps
+// mapped while the call runs) as whole elements of the dtype. Not copyable: p.fp8 points at g.
+struct ChunkArgs {
+  const uint8_t* data = nullptr;
+  size_t len = 0;
+  ChunkParams p;
+  sp::Fp8Scales g;
+  std::shared_ptr<sp::io::MappedRegion> hold;
+  ChunkArgs() = default;
+  ChunkArgs(const ChunkArgs&) = delete;
+  ChunkArgs& operator=(const ChunkArgs&) = delete;
+};
+
+// Reads a call's ChunkArgs. On false a BadParams error naming `fn` is pending and the caller returns.
+bool readChunkArgs(const Napi::CallbackInfo& info, const char* fn, const char* usage, ChunkArgs& a) {
   Napi::Env env = info.Env();
-  if (info.Length() < 2 || !readInput(info[0], data, len, hold) || !info[1].IsObject() ||
-      !readParams(info[1].As<Napi::Object>(), p, g)) {
+  if (info.Length() < 2 || !readInput(info[0], a.data, a.len, a.hold) || !info[1].IsObject() ||
+      !readParams(info[1].As<Napi::Object>(), a.p, a.g)) {
     throwCodec(env, Status::BadParams, (std::string(fn) + ": expected " + usage).c_str());
     return false;
   }
-  if (len % sp::dtypeBytes(p.dtype) != 0) {
+  if (a.len % sp::dtypeBytes(a.p.dtype) != 0) {
     throwCodec(env, Status::BadParams, (std::string(fn) + ": input length is not a whole number of elements").c_str());
     return false;
   }
@@ -150,13 +161,11 @@ bool copyToTarget(Napi::Env env, const char* fn, const std::vector<uint8_t>& out
 
 Napi::Value Compress(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  const uint8_t* data;
-  size_t len;
-  ChunkParams p;
-  sp::Fp8Scales g;
-  std::shared_ptr<sp::io::MappedRegion> hold;
-  if (!readChunkArgs(info, "compressChunk", "(Uint8Array | region, params[, target])", data, len, p, g, hold))
-    return env.Undefined();
+  ChunkArgs a;
+  if (!readChunkArgs(info, "compressChunk", "(Uint8Array | region, params[, target])", a)) return env.Undefined();
+  const uint8_t* data = a.data;
+  const size_t len = a.len;
+  const ChunkParams& p = a.p;
   // Optional target: the chunk is written there and its length returned, so a caller compressing chunk after
   // chunk allocates nothing per chunk (as compressChunkMeasured's target).
   uint8_t* target;
@@ -186,13 +195,12 @@ Napi::Value Compress(const Napi::CallbackInfo& info) {
 // the CRC-32 of the input.
 Napi::Value CompressMeasured(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  const uint8_t* data;
-  size_t len;
-  ChunkParams p;
-  sp::Fp8Scales g;
-  const char* usage = "(Uint8Array | region, params, checkEb[, target])";
-  std::shared_ptr<sp::io::MappedRegion> hold;
-  if (!readChunkArgs(info, "compressChunkMeasured", usage, data, len, p, g, hold)) return env.Undefined();
+  ChunkArgs a;
+  if (!readChunkArgs(info, "compressChunkMeasured", "(Uint8Array | region, params, checkEb[, target])", a))
+    return env.Undefined();
+  const uint8_t* data = a.data;
+  const size_t len = a.len;
+  const ChunkParams& p = a.p;
   if (info.Length() < 3 || !info[2].IsNumber())
     return throwCodec(env, Status::BadParams, "compressChunkMeasured: expected (Uint8Array, params, checkEb[, target])");
   // Optional target (e.g. a view of a SharedArrayBuffer slot): the chunk is written there and only its length
@@ -300,14 +308,10 @@ Napi::Value MaxSize(const Napi::CallbackInfo& info) {
 // for REL bounds; only dtype, firstElement and fp8 of params are used.
 Napi::Value Range(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  const uint8_t* data;
-  size_t len;
-  ChunkParams p;
-  sp::Fp8Scales g;
-  std::shared_ptr<sp::io::MappedRegion> hold;
-  if (!readChunkArgs(info, "chunkRange", "(Uint8Array | region, params)", data, len, p, g, hold)) return env.Undefined();
-  const unsigned B = sp::dtypeBytes(p.dtype);
-  const sp::measure::Range r = sp::measure::chunkRange(data, len / B, p.dtype, p.firstElement, p.fp8);
+  ChunkArgs a;
+  if (!readChunkArgs(info, "chunkRange", "(Uint8Array | region, params)", a)) return env.Undefined();
+  const sp::measure::Range r =
+      sp::measure::chunkRange(a.data, a.len / sp::dtypeBytes(a.p.dtype), a.p.dtype, a.p.firstElement, a.p.fp8);
   Napi::Object o = Napi::Object::New(env);
   o.Set("min", Napi::Number::New(env, r.min));
   o.Set("max", Napi::Number::New(env, r.max));
@@ -357,14 +361,10 @@ class RangeWorker : public Napi::AsyncWorker {
 
 Napi::Value RangeAsync(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  const uint8_t* data;
-  size_t len;
-  ChunkParams p;
-  sp::Fp8Scales g;
-  std::shared_ptr<sp::io::MappedRegion> hold;
-  if (!readChunkArgs(info, "chunkRangeAsync", "(region, params)", data, len, p, g, hold)) return env.Undefined();
-  if (!hold) return throwCodec(env, Status::BadParams, "chunkRangeAsync: the input must be a mapped region");
-  RangeWorker* w = new RangeWorker(env, std::move(hold), p);
+  ChunkArgs a;
+  if (!readChunkArgs(info, "chunkRangeAsync", "(region, params)", a)) return env.Undefined();
+  if (!a.hold) return throwCodec(env, Status::BadParams, "chunkRangeAsync: the input must be a mapped region");
+  RangeWorker* w = new RangeWorker(env, std::move(a.hold), a.p);
   Napi::Promise promise = w->promise();
   w->Queue();
   return promise;
