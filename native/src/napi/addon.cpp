@@ -86,13 +86,30 @@ bool readBytes(const Napi::Value& v, const uint8_t*& data, size_t& len) {
   return true;
 }
 
+// info[0..n) as numbers into out; false when there are fewer arguments or one is not a number.
+bool readNumbers(const Napi::CallbackInfo& info, double* out, size_t n) {
+  if (info.Length() < n) return false;
+  for (size_t i = 0; i < n; i++) {
+    if (!info[i].IsNumber()) return false;
+    out[i] = info[i].As<Napi::Number>().DoubleValue();
+  }
+  return true;
+}
+
+// A mapped region's id as JavaScript holds it: an integer in [1, 2^32).
+bool regionId(double v, uint32_t& id) {
+  if (!(v >= 1 && v <= 4294967295.0) || v != double(uint32_t(v))) return false;
+  id = uint32_t(v);
+  return true;
+}
+
 // A Uint8Array, or the id of a mapped file region, which `hold` keeps mapped while the call runs. False for
 // anything else, and for an id that names no region (never mapped, or already released).
 bool readInput(const Napi::Value& v, const uint8_t*& data, size_t& len, std::shared_ptr<sp::io::MappedRegion>& hold) {
   if (v.IsNumber()) {
-    const double id = v.As<Napi::Number>().DoubleValue();
-    if (!(id >= 1 && id <= 4294967295.0) || id != double(uint32_t(id))) return false;
-    hold = sp::io::findRegion(uint32_t(id));
+    uint32_t id;
+    if (!regionId(v.As<Napi::Number>().DoubleValue(), id)) return false;
+    hold = sp::io::findRegion(id);
     if (!hold) return false;
     data = hold->data();
     len = hold->size();
@@ -448,11 +465,9 @@ class MapWorker : public Napi::AsyncWorker {
 
 Napi::Value MapFileRegion(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 3 || !info[0].IsNumber() || !info[1].IsNumber() || !info[2].IsNumber())
-    return throwCodec(env, Status::BadParams, "mapFileRegion: expected (fd, offset, length)");
-  const double fd = info[0].As<Napi::Number>().DoubleValue();
-  const double offset = info[1].As<Napi::Number>().DoubleValue();
-  const double length = info[2].As<Napi::Number>().DoubleValue();
+  double a[3];
+  if (!readNumbers(info, a, 3)) return throwCodec(env, Status::BadParams, "mapFileRegion: expected (fd, offset, length)");
+  const double fd = a[0], offset = a[1], length = a[2];
   if (!(fd >= 0 && fd <= 2147483647.0) || fd != double(int(fd)) || !validCount(offset) || !validCount(length) ||
       length == 0)
     return throwCodec(env, Status::BadParams, "mapFileRegion: fd, offset and length must be integers, length > 0");
@@ -466,24 +481,21 @@ Napi::Value MapFileRegion(const Napi::CallbackInfo& info) {
 // with the id fail as bad parameters.
 Napi::Value UnmapFileRegion(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 1 || !info[0].IsNumber()) return throwCodec(env, Status::BadParams, "unmapFileRegion: expected (id)");
-  const double id = info[0].As<Napi::Number>().DoubleValue();
-  if (!(id >= 1 && id <= 4294967295.0) || id != double(uint32_t(id))) return Napi::Boolean::New(env, false);
-  return Napi::Boolean::New(env, sp::io::releaseRegion(uint32_t(id)));
+  double v;
+  if (!readNumbers(info, &v, 1)) return throwCodec(env, Status::BadParams, "unmapFileRegion: expected (id)");
+  uint32_t id;
+  return Napi::Boolean::New(env, regionId(v, id) && sp::io::releaseRegion(id));
 }
 
 // sliceRegion(id, offset, length) → a new id for that byte range of region id, sharing its mapping (each id is
 // released on its own). Throws BAD_PARAMS if id names no region or the range does not fit.
 Napi::Value SliceRegion(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 3 || !info[0].IsNumber() || !info[1].IsNumber() || !info[2].IsNumber())
-    return throwCodec(env, Status::BadParams, "sliceRegion: expected (id, offset, length)");
-  const double id = info[0].As<Napi::Number>().DoubleValue();
-  const double offset = info[1].As<Napi::Number>().DoubleValue();
-  const double length = info[2].As<Napi::Number>().DoubleValue();
-  uint32_t slice = 0;
-  if (id >= 1 && id <= 4294967295.0 && id == double(uint32_t(id)) && validCount(offset) && validCount(length))
-    slice = sp::io::sliceRegion(uint32_t(id), uint64_t(offset), uint64_t(length));
+  double a[3];
+  if (!readNumbers(info, a, 3)) return throwCodec(env, Status::BadParams, "sliceRegion: expected (id, offset, length)");
+  uint32_t id, slice = 0;
+  if (regionId(a[0], id) && validCount(a[1]) && validCount(a[2]))
+    slice = sp::io::sliceRegion(id, uint64_t(a[1]), uint64_t(a[2]));
   if (slice == 0) return throwCodec(env, Status::BadParams, "sliceRegion: no such region, or the range does not fit in it");
   return Napi::Number::New(env, double(slice));
 }
