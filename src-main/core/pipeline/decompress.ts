@@ -248,7 +248,7 @@ class DecodeJob {
     for (const r of readers) for (const t of r.tensors) this.holder.set(t.name, r)
     this.bytesTotal = readers.reduce((a, r) => a + r.tensors.reduce((b, t) => b + t.byteLength, 0), 0)
     this.tensorsTotal = readers.reduce((a, r) => a + r.tensors.length, 0)
-    this.mapping = (o.mapChunks ?? process.env.SPX !== '0') && mappingSupported()
+    this.mapping = (o.mapChunks ?? true) && mappingSupported()
   }
 
   /** Lets every window go (slices still with workers keep their mapping until they are let go too). */
@@ -262,8 +262,9 @@ class DecodeJob {
 
   /**
    * Chunk i of t as a slice of its container's mapped window (the window mapped ahead while the one before was in
-   * use); undefined when mapping fails for a reason of the system's (the job then reads from here on). Calls run one after the other, in the order made: chunks are submitted without waiting
-   * for each other, and two of them must not both replace a window.
+   * use); undefined when mapping fails for a reason of the system's (the job then reads from here on). Calls run
+   * one after the other, in the order made: chunks are submitted without waiting for each other, and two of them
+   * must not both replace a window.
    */
   private mappedChunk(r: ContainerReader, t: TensorRecord, i: number): Promise<MappedRegion | undefined> {
     const p = this.windowTurn.then(() => this.mappedChunkNow(r, t, i))
