@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { crc32 as zlibCrc32 } from 'node:zlib'
-import { crc32, crc32Combine, memoryOffset } from '../../src-main/core/codec/index'
+import { CodecError, copyBytes, crc32, crc32Combine, memoryOffset } from '../../src-main/core/codec/index'
 import { noiseBytes as noise } from '../helpers/noise'
 
 test('known CRC-32 values', () => {
@@ -44,6 +44,25 @@ test('memoryOffset is the address modulo 4096: views move it by their byte offse
   assert.ok(o >= 0 && o < 4096)
   assert.equal(memoryOffset(b.subarray(100)), (o + 100) % 4096)
   assert.equal(memoryOffset(b.subarray(5000)), (o + 5000) % 4096)
+})
+
+test('copyBytes copies into the start of a target between shared and plain buffers, and refuses a short target', () => {
+  const src = noise(100_003, 8)
+  const shared = new Uint8Array(new SharedArrayBuffer(200_000)).fill(7)
+  copyBytes(shared.subarray(5), src)
+  assert.deepEqual(shared.subarray(5, 5 + src.length), src)
+  assert.equal(shared[4], 7)
+  assert.equal(shared[5 + src.length], 7, 'nothing past the source length is touched')
+  const plain = new Uint8Array(src.length)
+  copyBytes(plain, shared.subarray(5, 5 + src.length))
+  assert.deepEqual(plain, src)
+  // Overlapping views of one buffer: a memmove.
+  copyBytes(shared.subarray(0), shared.subarray(5, 5 + src.length))
+  assert.deepEqual(shared.subarray(0, src.length), src)
+  assert.throws(
+    () => copyBytes(new Uint8Array(10), src),
+    (e: unknown) => e instanceof CodecError && e.code === 'BAD_PARAMS',
+  )
 })
 
 test('crc32Combine joins the CRCs of two pieces into the CRC of both, at every split and length', () => {

@@ -25,7 +25,7 @@ import {
 import { createPipelinePool } from '../../src-main/core/pipeline/pool'
 import type { CompressResult } from '../../src-main/core/pipeline/tasks'
 import { tempDir } from '../helpers/paths'
-import { patternTensor } from './fixtures'
+import { type Pattern, patternTensor } from './fixtures'
 
 const skip = !mappingSupported() && 'no file mapping on this system'
 
@@ -56,6 +56,17 @@ test('a mapped region reads as the same bytes: compress, measure, range, CRC and
       assert.deepEqual(chunkValueRange(region, dtype), chunkValueRange(bytes, dtype))
       // On a libuv thread, with a first element other than 0: the same answer.
       assert.deepEqual(await chunkValueRangeAsync(region, dtype, 4000), chunkValueRange(bytes, dtype, 4000))
+      // With pieces: the same range, and each piece's CRC (the last one shorter), from the same pass.
+      const B = bytes.length / n
+      for (const piece of [3000 * B, 7 * B, n * B, 2 * n * B]) {
+        const { crcs, ...range } = await chunkValueRangeAsync(region, dtype, 4000, undefined, piece)
+        assert.deepEqual(range, chunkValueRange(bytes, dtype, 4000), `${dtype} range in pieces of ${piece}`)
+        const expected: number[] = []
+        for (let at = 0; at < bytes.length; at += piece) expected.push(crc32(bytes.subarray(at, at + piece)))
+        assert.deepEqual(crcs, expected, `${dtype} CRCs of pieces of ${piece} bytes`)
+      }
+      await assert.rejects(chunkValueRangeAsync(region, dtype, 0, undefined, B + 0.5), /pieceBytes/)
+      if (B > 1) await assert.rejects(chunkValueRangeAsync(region, dtype, 0, undefined, B + 1), /pieceBytes/)
       assert.equal(crc32(region), crc32(bytes))
       unmapFileRegion(region)
 
@@ -162,19 +173,57 @@ test('slices of a region read their own bytes and keep the mapping while held', 
   assert.equal(mappedRegionCount(), before)
 })
 
+test('a range pass in pieces matches separate range and CRC passes, every dtype and length', { skip }, async () => {
+  const before = mappedRegionCount()
+  const patterns: Pattern[] = ['weights', 'specials', 'allNaN', 'subnormal', 'huge', 'constant', 'ramp']
+  // Lengths around the fused kernel's 64-byte blocks and its two-block minimum, and a few large odd ones.
+  const lengths = [1, 15, 16, 31, 32, 33, 63, 64, 65, 95, 96, 97, 127, 128, 129, 1000, 4099, 65_537]
+  for (const dtype of ['BF16', 'F16', 'F32', 'F8_E5M2'] as const) {
+    for (const [k, pattern] of patterns.entries()) {
+      const n = 70_001
+      const bytes = patternTensor(dtype, pattern, n, 40 + k)
+      const { fh } = await fileWith(bytes, 999)
+      try {
+        const B = bytes.length / n
+        for (const len of lengths) {
+          const region = await mapFileRegion(fh.fd, 999, len * B)
+          for (const piece of [len * B, 31 * B, 1000 * B]) {
+            if (piece === 0) continue
+            const { crcs, ...range } = await chunkValueRangeAsync(region, dtype, 0, undefined, piece)
+            const part = bytes.subarray(0, len * B)
+            assert.deepEqual(range, chunkValueRange(part, dtype), `${dtype} ${pattern} ${len} in pieces of ${piece}`)
+            const expected: number[] = []
+            for (let at = 0; at < part.length; at += piece) expected.push(crc32(part.subarray(at, at + piece)))
+            assert.deepEqual(crcs, expected, `${dtype} ${pattern} ${len}: CRCs of pieces of ${piece}`)
+          }
+          unmapFileRegion(region)
+        }
+      } finally {
+        await fh.close()
+      }
+    }
+  }
+  assert.equal(mappedRegionCount(), before)
+})
+
 test('the async range pass takes block scales along and refuses memory it could not hold', { skip }, async () => {
-  const rows = 256
+  // 256 KB: past the 64 KB blocks a pass with pieces scans at a time, so blocks start inside scale blocks.
+  const rows = 1024
   const cols = 256
   const bytes = patternTensor('F8_E4M3', 'weights', rows * cols, 8)
-  const scales = Float32Array.from({ length: 4 }, (_, i) => 0.5 + i)
+  const scales = Float32Array.from({ length: 16 }, (_, i) => 0.5 + i * (i % 3 ? 1 : -0.03))
   const fp8 = { cols, blockRows: 128, blockCols: 128, scaleCols: 2, scales }
   const { fh } = await fileWith(bytes, 321)
   try {
     const region = await mapFileRegion(fh.fd, 321, bytes.length)
     const expected = chunkValueRange(bytes, 'F8_E4M3', 0, fp8)
     const pending = chunkValueRangeAsync(region, 'F8_E4M3', 0, fp8)
+    const inPieces = chunkValueRangeAsync(region, 'F8_E4M3', 0, fp8, 50_000)
     scales.fill(1000) // the native side works on its own copy
     assert.deepEqual(await pending, expected)
+    const { crcs, ...range } = await inPieces
+    assert.deepEqual(range, expected)
+    assert.equal(crcs?.length, Math.ceil(bytes.length / 50_000))
     unmapFileRegion(region)
     await assert.rejects(
       chunkValueRangeAsync(region, 'F8_E4M3'),

@@ -1,5 +1,5 @@
-// compressChunkMeasured: the chunk bytes, the CRC-32s of the input and of what the decoder produces and the error
-// sums must equal what compressChunk + decompressChunk + zlib crc32 + compareChunk give, for every dtype and mode.
+// compressChunkMeasured: the chunk bytes, the CRC-32s of the input, of the chunk and of what the decoder produces and
+// the error sums must equal what compressChunk + decompressChunk + zlib crc32 + compareChunk give, for every dtype and mode.
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { crc32 } from 'node:zlib'
@@ -8,6 +8,7 @@ import {
   type CodecDtype,
   compressChunk,
   compressChunkMeasured,
+  compressChunkMeasuredInto,
   decompressChunk,
   type Fp8BlockScales,
 } from '../../src-main/core/codec/index'
@@ -30,6 +31,17 @@ function check(input: Uint8Array, p: ChunkCodecParams, checkEb: number, label: s
   const decoded = decompressChunk(m.compressed, p, n)
   assert.equal(m.decodedCrc, crc32(decoded) >>> 0, `${label}: decodedCrc`)
   assert.equal(m.inputCrc, crc32(input) >>> 0, `${label}: inputCrc`)
+  assert.equal(m.compressedCrc, crc32(m.compressed) >>> 0, `${label}: compressedCrc`)
+  // Into a target (dirty, larger than needed), with and without the input's CRC: the same chunk and figures.
+  const target = new Uint8Array(m.compressed.length + 5000).fill(0xa5)
+  for (const inputCrc of [true, false]) {
+    const into = compressChunkMeasuredInto(input, p, checkEb, target, { inputCrc })
+    assert.deepStrictEqual(target.subarray(0, into.length), m.compressed, `${label}: bytes into a target`)
+    assert.equal(into.compressedCrc, m.compressedCrc, `${label}: compressedCrc into a target`)
+    assert.equal(into.decodedCrc, m.decodedCrc, `${label}: decodedCrc into a target`)
+    assert.equal(into.inputCrc, inputCrc ? m.inputCrc : undefined, `${label}: inputCrc ${inputCrc ? '' : 'not '}asked`)
+    assert.deepStrictEqual(into.sums, m.sums, `${label}: sums into a target`)
+  }
   const reference = compareChunk(input, decoded, p.dtype, checkEb, p.firstElement, p.fp8)
   assert.ok(
     sameErrorSums(m.sums, reference),

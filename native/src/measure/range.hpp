@@ -13,6 +13,7 @@
 #endif
 
 #include "../chunk/chunk.hpp"
+#include "../common/crc32.hpp"
 #include "../dtype/dtype.hpp"
 
 namespace sp::measure {
@@ -53,24 +54,33 @@ inline void addValue(Range& r, double v) {
   if (v > r.max || (v == 0 && r.max == 0 && !std::signbit(v))) r.max = v;
 }
 
+// Folds the range of another span of the same tensor into r (as if both had been scanned at once).
+inline void mergeRange(Range& r, const Range& other) {
+  r.nonFinite += other.nonFinite;
+  if (other.min <= other.max) {
+    addValue(r, other.min);
+    addValue(r, other.max);
+  }
+}
+
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #define SP_RANGE_AVX2 1
 // The 16-bit key scan 16 codes per step (GCC's own vectorisation of the loop below runs at a third of this):
 // lo/hi keys and the non-finite flag over the first n - n % 16 codes; returns how many it took.
-__attribute__((target("avx2"))) inline uint64_t keyScan16Avx2(const uint8_t* p, uint64_t n, uint16_t lift,
-                                                               int16_t& lo, int16_t& hi, uint16_t& flag) {
-  const uint64_t m = n & ~uint64_t(15);
-  if (m == 0) return 0;
-  const __m256i mag = _mm256_set1_epi16(0x7FFF), add = _mm256_set1_epi16(int16_t(lift));
-  __m256i vlo = _mm256_set1_epi16(lo), vhi = _mm256_set1_epi16(hi), vflag = _mm256_setzero_si256();
-  for (uint64_t i = 0; i < m; i += 16) {
-    const __m256i c = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 2 * i));
-    // Negative codes (sign set) become −1 − magnitude: xor with 0x7FFF where the arithmetic shift gives all ones.
-    const __m256i k = _mm256_xor_si256(c, _mm256_and_si256(_mm256_srai_epi16(c, 15), mag));
-    vlo = _mm256_min_epi16(vlo, k);
-    vhi = _mm256_max_epi16(vhi, k);
-    vflag = _mm256_or_si256(vflag, _mm256_add_epi16(_mm256_and_si256(c, mag), add));
-  }
+// One step of the 16-bit key scan: 16 codes at q into the running lo/hi keys and non-finite flag.
+__attribute__((target("avx2"))) inline void keyStep16(const uint8_t* q, __m256i mag, __m256i add, __m256i& vlo,
+                                                      __m256i& vhi, __m256i& vflag) {
+  const __m256i c = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q));
+  // Negative codes (sign set) become −1 − magnitude: xor with 0x7FFF where the arithmetic shift gives all ones.
+  const __m256i k = _mm256_xor_si256(c, _mm256_and_si256(_mm256_srai_epi16(c, 15), mag));
+  vlo = _mm256_min_epi16(vlo, k);
+  vhi = _mm256_max_epi16(vhi, k);
+  vflag = _mm256_or_si256(vflag, _mm256_add_epi16(_mm256_and_si256(c, mag), add));
+}
+
+// The lanes of a 16-bit key scan folded into lo/hi/flag.
+__attribute__((target("avx2"))) inline void keyFinish16(__m256i vlo, __m256i vhi, __m256i vflag, int16_t& lo,
+                                                        int16_t& hi, uint16_t& flag) {
   alignas(32) int16_t l[16], h[16], f[16];
   _mm256_store_si256(reinterpret_cast<__m256i*>(l), vlo);
   _mm256_store_si256(reinterpret_cast<__m256i*>(h), vhi);
@@ -80,18 +90,74 @@ __attribute__((target("avx2"))) inline uint64_t keyScan16Avx2(const uint8_t* p, 
     hi = h[j] > hi ? h[j] : hi;
     flag = uint16_t(flag | uint16_t(f[j]));
   }
+}
+
+__attribute__((target("avx2"))) inline uint64_t keyScan16Avx2(const uint8_t* p, uint64_t n, uint16_t lift,
+                                                               int16_t& lo, int16_t& hi, uint16_t& flag) {
+  const uint64_t m = n & ~uint64_t(15);
+  if (m == 0) return 0;
+  const __m256i mag = _mm256_set1_epi16(0x7FFF), add = _mm256_set1_epi16(int16_t(lift));
+  __m256i vlo = _mm256_set1_epi16(lo), vhi = _mm256_set1_epi16(hi), vflag = _mm256_setzero_si256();
+  for (uint64_t i = 0; i < m; i += 16) keyStep16(p + 2 * i, mag, add, vlo, vhi, vflag);
+  keyFinish16(vlo, vhi, vflag, lo, hi, flag);
   return m;
 }
 inline bool rangeAvx2() {
   static const bool yes = __builtin_cpu_supports("avx2");
   return yes;
 }
+
+#ifdef SP_CRC32_CLMUL
+#define SP_RANGE_CRC_FUSED 1
+// keyScan16Avx2 and the CRC-32 of the same bytes in one loop (the folding of crc32.hpp's registerClmul, same
+// constants, four chains): a range pass reads from memory and mostly waits for it, and the carry-less multiplies
+// fill that wait, where a CRC of its own would cost a pass of its own. Takes whole 64-byte blocks, at least two;
+// `reg` is the CRC register (inverted) before them and after. Returns the codes taken.
+__attribute__((target("avx2,pclmul,sse4.1"))) inline uint64_t keyScanCrc16(const uint8_t* p, uint64_t n,
+                                                                          uint16_t lift, int16_t& lo, int16_t& hi,
+                                                                          uint16_t& flag, uint32_t& reg) {
+  using namespace crc32fold;
+  const uint64_t bytes = (2 * n) & ~uint64_t(63);
+  if (bytes < 128) return 0;
+  const __m256i mag = _mm256_set1_epi16(0x7FFF), add = _mm256_set1_epi16(int16_t(lift));
+  __m256i vlo = _mm256_set1_epi16(lo), vhi = _mm256_set1_epi16(hi), vflag = _mm256_setzero_si256();
+  auto load = [](const uint8_t* q) { return _mm_loadu_si128(reinterpret_cast<const __m128i*>(q)); };
+  __m128i x0 = _mm_xor_si128(load(p), _mm_cvtsi32_si128(int(reg)));
+  __m128i x1 = load(p + 16), x2 = load(p + 32), x3 = load(p + 48);
+  keyStep16(p, mag, add, vlo, vhi, vflag);
+  keyStep16(p + 32, mag, add, vlo, vhi, vflag);
+  const __m128i m512 = constants(k512);
+  for (uint64_t at = 64; at < bytes; at += 64) {
+    const uint8_t* q = p + at;
+    x0 = _mm_xor_si128(fold(x0, m512), load(q));
+    x1 = _mm_xor_si128(fold(x1, m512), load(q + 16));
+    x2 = _mm_xor_si128(fold(x2, m512), load(q + 32));
+    x3 = _mm_xor_si128(fold(x3, m512), load(q + 48));
+    keyStep16(q, mag, add, vlo, vhi, vflag);
+    keyStep16(q + 32, mag, add, vlo, vhi, vflag);
+  }
+  const __m128i x = _mm_xor_si128(_mm_xor_si128(fold(x0, constants(k384)), fold(x1, constants(k256))),
+                                  _mm_xor_si128(fold(x2, constants(k128)), x3));
+  alignas(16) uint8_t last[16];
+  _mm_store_si128(reinterpret_cast<__m128i*>(last), x);
+  reg = crc32Register(0, last, 16);
+  keyFinish16(vlo, vhi, vflag, lo, hi, flag);
+  return bytes / 2;
+}
+inline bool rangeCrcFused() {
+  static const bool yes = rangeAvx2() && crc32fold::available();
+  return yes;
+}
+#endif
 #endif
 
 // Codes of 16 or 8 bits: min/max keys in one branch-free pass, decoded once. A span holding a NaN/Inf code
 // (magnitude at or above `firstNonFinite`) is rescanned value by value.
+// Given crcReg (a CRC register, inverted), the bytes' CRC is continued into it in the same pass where a fused kernel
+// exists (16-bit codes on x86-64); the caller checks crcTaken and digests them itself otherwise.
 template <class Bits, class ValueOf>
-void codeRange(const uint8_t* p, uint64_t n, uint32_t firstNonFinite, double scale, ValueOf value, Range& r) {
+void codeRange(const uint8_t* p, uint64_t n, uint32_t firstNonFinite, double scale, ValueOf value, Range& r,
+               uint32_t* crcReg = nullptr, bool* crcTaken = nullptr) {
   using K = OrderKey<Bits>;
   using Key = typename K::Key;
   constexpr unsigned kSign = sizeof(Bits) * 8 - 1;
@@ -103,7 +169,14 @@ void codeRange(const uint8_t* p, uint64_t n, uint32_t firstNonFinite, double sca
   uint64_t start = 0;
 #ifdef SP_RANGE_AVX2
   if constexpr (sizeof(Bits) == 2) {
-    if (rangeAvx2()) start = keyScan16Avx2(p, n, lift, lo, hi, flag);
+#ifdef SP_RANGE_CRC_FUSED
+    if (crcReg && rangeCrcFused()) {
+      start = keyScanCrc16(p, n, lift, lo, hi, flag, *crcReg);
+      *crcReg = crc32Register(*crcReg, p + 2 * start, 2 * (n - start));
+      *crcTaken = true;
+    }
+#endif
+    if (rangeAvx2()) start += keyScan16Avx2(p + 2 * start, n - start, lift, lo, hi, flag);
   }
 #endif
   for (uint64_t i = start; i < n; i++) {
@@ -178,6 +251,33 @@ inline Range chunkRange(const uint8_t* in, uint64_t n, Dtype d, uint64_t first, 
       }
       return r;
     }
+  }
+  return r;
+}
+
+// chunkRange plus the zlib CRC-32 of the same n × dtype bytes, continuing crc, in one pass over them: fused for
+// 16-bit codes, else block by block while each block is in L1.
+inline Range chunkRangeCrc(const uint8_t* in, uint64_t n, Dtype d, uint64_t first, const Fp8Scales* fp8,
+                           uint32_t& crc) {
+  if (d == Dtype::BF16 || d == Dtype::F16) {
+    Range r;
+    uint32_t reg = ~crc;
+    bool taken = false;
+    if (d == Dtype::BF16)
+      codeRange<uint16_t>(in, n, 0x7F80, 1.0, [](uint32_t c) { return Bf16T::value(uint16_t(c)); }, r, &reg, &taken);
+    else
+      codeRange<uint16_t>(in, n, 0x7C00, 1.0, [](uint32_t c) { return F16T::value(uint16_t(c)); }, r, &reg, &taken);
+    crc = taken ? ~reg : sp::crc32(in, 2 * n, crc);
+    return r;
+  }
+  Range r;
+  const unsigned B = dtypeBytes(d);
+  constexpr uint64_t kBlock = 64 << 10;
+  const uint64_t per = kBlock / B;
+  for (uint64_t i = 0; i < n; i += per) {
+    const uint64_t m = std::min(per, n - i);
+    mergeRange(r, chunkRange(in + i * B, m, d, first + i, fp8));
+    crc = sp::crc32(in + i * B, m * B, crc);
   }
   return r;
 }

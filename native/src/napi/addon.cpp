@@ -4,6 +4,7 @@
 // Electron's memory cage forbids).
 #include <napi.h>
 
+#include <algorithm>
 #include <cstring>
 #include <memory>
 #include <string>
@@ -207,13 +208,14 @@ Napi::Value Compress(const Napi::CallbackInfo& info) {
   return Napi::Uint8Array::New(env, size, ab, 0);
 }
 
-// compressChunkMeasured(input, params, checkEb) → {compressed, decodedCrc, inputCrc, sums}: compressChunk's bytes
-// plus the CRC-32 and error sums of what the decoder will produce, taken from the encoder's own reconstruction, and
-// the CRC-32 of the input.
+// compressChunkMeasured(input, params, checkEb[, target[, inputCrc = true]]) → {compressed | length, decodedCrc,
+// compressedCrc, inputCrc?, sums}: compressChunk's bytes plus the CRC-32 and error sums of what the decoder will
+// produce, taken from the encoder's own reconstruction, the CRC-32 of the chunk itself, and (unless inputCrc is false:
+// a caller that has it already) the CRC-32 of the input.
 Napi::Value CompressMeasured(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   ChunkArgs a;
-  if (!readChunkArgs(info, "compressChunkMeasured", "(Uint8Array | region, params, checkEb[, target])", a))
+  if (!readChunkArgs(info, "compressChunkMeasured", "(Uint8Array | region, params, checkEb[, target[, inputCrc]])", a))
     return env.Undefined();
   const uint8_t* data = a.data;
   const size_t len = a.len;
@@ -227,19 +229,28 @@ Napi::Value CompressMeasured(const Napi::CallbackInfo& info) {
   if (!readTarget(info, 3, "compressChunkMeasured", data, len, target, targetLen)) return env.Undefined();
   const double checkEb = info[2].As<Napi::Number>().DoubleValue();
   if (!(checkEb >= 0)) return throwCodec(env, Status::BadParams, "compressChunkMeasured: checkEb must be a number >= 0");
+  const bool wantInputCrc = info.Length() <= 4 || !info[4].IsBoolean() || info[4].As<Napi::Boolean>().Value();
   const unsigned B = sp::dtypeBytes(p.dtype);
   static thread_local std::vector<uint8_t> out;
-  uint32_t crc = 0, inputCrc = 0;
+  uint32_t crc = 0, inputCrc = 0, compressedCrc = 0;
   sp::measure::ErrorSums sums;
-  const Status s = sp::encodeChunkMeasured(data, len / B, p, checkEb, out, crc, sums, &inputCrc);
+  const Status s = sp::encodeChunkMeasured(data, len / B, p, checkEb, out, crc, sums, wantInputCrc ? &inputCrc : nullptr);
   if (s != Status::Ok) return throwCodec(env, s);
   const size_t size = out.size();
   Napi::Value compressed;
   if (target) {
-    if (!copyToTarget(env, "compressChunkMeasured", out, target, targetLen)) return env.Undefined();
+    if (size > targetLen) return throwCodec(env, Status::BadParams, "compressChunkMeasured: target is too small");
+    // Copied block by block, each block digested right after from L1: one pass over the chunk for both.
+    constexpr size_t kBlock = 64 << 10;
+    for (size_t at = 0; at < size; at += kBlock) {
+      const size_t m = std::min(kBlock, size - at);
+      std::memcpy(target + at, out.data() + at, m);
+      compressedCrc = sp::crc32(target + at, m, compressedCrc);
+    }
   } else {
     Napi::ArrayBuffer ab = Napi::ArrayBuffer::New(env, size);
     if (size) std::memcpy(ab.Data(), out.data(), size);
+    compressedCrc = sp::crc32(out.data(), size);
     compressed = Napi::Uint8Array::New(env, size, ab, 0);
   }
   if (out.capacity() > (size_t(1) << 26)) std::vector<uint8_t>().swap(out);
@@ -255,7 +266,8 @@ Napi::Value CompressMeasured(const Napi::CallbackInfo& info) {
   if (target) r.Set("length", Napi::Number::New(env, double(size)));
   else r.Set("compressed", compressed);
   r.Set("decodedCrc", Napi::Number::New(env, double(crc)));
-  r.Set("inputCrc", Napi::Number::New(env, double(inputCrc)));
+  r.Set("compressedCrc", Napi::Number::New(env, double(compressedCrc)));
+  if (wantInputCrc) r.Set("inputCrc", Napi::Number::New(env, double(inputCrc)));
   r.Set("sums", so);
   return r;
 }
@@ -336,16 +348,18 @@ Napi::Value Range(const Napi::CallbackInfo& info) {
   return o;
 }
 
-// chunkRangeAsync(region, params) → Promise<{min, max, nonFinite}>: chunkRange of a mapped region on a libuv thread,
-// so that range passes run beside the thread that schedules (and, at a job's start, several at once). The region is
-// held, and the block scales copied, for the duration.
+// chunkRangeAsync(region, params[, pieceBytes]) → Promise<{min, max, nonFinite, crcs?}>: chunkRange of a mapped region
+// on a libuv thread, so that range passes run beside the thread that schedules (and, at a job's start, several at
+// once). Given pieceBytes, also the CRC-32 of each pieceBytes-long piece (the pipeline's chunks), taken in the same
+// pass over the bytes. The region is held, and the block scales copied, for the duration.
 class RangeWorker : public Napi::AsyncWorker {
  public:
-  RangeWorker(Napi::Env env, std::shared_ptr<sp::io::MappedRegion> hold, const ChunkParams& p)
+  RangeWorker(Napi::Env env, std::shared_ptr<sp::io::MappedRegion> hold, const ChunkParams& p, uint64_t piece)
       : Napi::AsyncWorker(env, "shardpress:chunkRange"),
         deferred_(Napi::Promise::Deferred::New(env)),
         hold_(std::move(hold)),
-        p_(p) {
+        p_(p),
+        piece_(piece) {
     if (p.fp8) {
       scales_.assign(p.fp8->scales, p.fp8->scales + p.fp8->count);
       g_ = *p.fp8;
@@ -355,8 +369,21 @@ class RangeWorker : public Napi::AsyncWorker {
   }
   Napi::Promise promise() { return deferred_.Promise(); }
   void Execute() override {
-    r_ = sp::measure::chunkRange(hold_->data(), hold_->size() / sp::dtypeBytes(p_.dtype), p_.dtype, p_.firstElement,
-                                 p_.fp8);
+    const uint8_t* d = hold_->data();
+    const uint64_t size = hold_->size();
+    const unsigned B = sp::dtypeBytes(p_.dtype);
+    if (piece_ == 0) {
+      r_ = sp::measure::chunkRange(d, size / B, p_.dtype, p_.firstElement, p_.fp8);
+      return;
+    }
+    // Range and CRC in one pass: the bytes come from memory once for both.
+    for (uint64_t at = 0; at < size; at += piece_) {
+      const uint64_t len = std::min<uint64_t>(piece_, size - at);
+      uint32_t crc = 0;
+      sp::measure::mergeRange(
+          r_, sp::measure::chunkRangeCrc(d + at, len / B, p_.dtype, p_.firstElement + at / B, p_.fp8, crc));
+      crcs_.push_back(crc);
+    }
   }
   void OnOK() override {
     Napi::Env env = Env();
@@ -364,6 +391,11 @@ class RangeWorker : public Napi::AsyncWorker {
     o.Set("min", Napi::Number::New(env, r_.min));
     o.Set("max", Napi::Number::New(env, r_.max));
     o.Set("nonFinite", Napi::Number::New(env, double(r_.nonFinite)));
+    if (piece_) {
+      Napi::Array crcs = Napi::Array::New(env, crcs_.size());
+      for (size_t i = 0; i < crcs_.size(); i++) crcs.Set(uint32_t(i), Napi::Number::New(env, double(crcs_[i])));
+      o.Set("crcs", crcs);
+    }
     deferred_.Resolve(o);
   }
 
@@ -371,17 +403,25 @@ class RangeWorker : public Napi::AsyncWorker {
   Napi::Promise::Deferred deferred_;
   std::shared_ptr<sp::io::MappedRegion> hold_;
   ChunkParams p_;
+  uint64_t piece_;
   sp::Fp8Scales g_;
   std::vector<float> scales_;
   sp::measure::Range r_;
+  std::vector<uint32_t> crcs_;
 };
 
 Napi::Value RangeAsync(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   ChunkArgs a;
-  if (!readChunkArgs(info, "chunkRangeAsync", "(region, params)", a)) return env.Undefined();
+  if (!readChunkArgs(info, "chunkRangeAsync", "(region, params[, pieceBytes])", a)) return env.Undefined();
   if (!a.hold) return throwCodec(env, Status::BadParams, "chunkRangeAsync: the input must be a mapped region");
-  RangeWorker* w = new RangeWorker(env, std::move(a.hold), a.p);
+  double piece = 0;
+  if (info.Length() > 2 && !info[2].IsUndefined()) {
+    if (!info[2].IsNumber() || !validCount(piece = info[2].As<Napi::Number>().DoubleValue()) ||
+        uint64_t(piece) % sp::dtypeBytes(a.p.dtype) != 0)
+      return throwCodec(env, Status::BadParams, "chunkRangeAsync: pieceBytes must be a whole number of elements");
+  }
+  RangeWorker* w = new RangeWorker(env, std::move(a.hold), a.p, uint64_t(piece));
   Napi::Promise promise = w->promise();
   w->Queue();
   return promise;
@@ -419,6 +459,20 @@ Napi::Value MemoryOffset(const Napi::CallbackInfo& info) {
   if (!(unit >= 1 && unit <= 1073741824.0) || double(u) != unit || (u & (u - 1)) != 0)
     return throwCodec(env, Status::BadParams, "memoryOffset: unit must be a power of two up to 2^30");
   return Napi::Number::New(env, double(reinterpret_cast<uintptr_t>(data) & (u - 1)));
+}
+
+// copyBytes(target, source): memmove of source into the start of target (at least as long). V8 copies between
+// SharedArrayBuffers with relaxed atomic stores, several times slower than memmove: O_DIRECT writes bounce whole
+// compressed chunks through an aligned buffer with this.
+Napi::Value CopyBytes(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const uint8_t *t, *src;
+  size_t tLen, sLen;
+  if (info.Length() < 2 || !readBytes(info[0], t, tLen) || !readBytes(info[1], src, sLen))
+    return throwCodec(env, Status::BadParams, "copyBytes: expected (Uint8Array, Uint8Array)");
+  if (sLen > tLen) return throwCodec(env, Status::BadParams, "copyBytes: target is shorter than source");
+  if (sLen) std::memmove(const_cast<uint8_t*>(t), src, sLen);
+  return env.Undefined();
 }
 
 // mapFileRegion(fd, offset, length) → Promise<id>: maps [offset, offset + length) of an open file read-only on a
@@ -531,6 +585,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("chunkRangeAsync", Napi::Function::New(env, RangeAsync, "chunkRangeAsync"));
   exports.Set("crc32", Napi::Function::New(env, Crc32, "crc32"));
   exports.Set("memoryOffset", Napi::Function::New(env, MemoryOffset, "memoryOffset"));
+  exports.Set("copyBytes", Napi::Function::New(env, CopyBytes, "copyBytes"));
   exports.Set("codecVersion", Napi::Number::New(env, sp::kCodecVersion));
   return exports;
 }

@@ -54,14 +54,20 @@ interface NativeCodec {
     p: NativeParams,
     checkEb: number,
     target: Uint8Array,
-  ): Omit<MeasuredChunk, 'compressed'> & { length: number }
+    inputCrc?: boolean,
+  ): MeasuredChunkInto
   decompressChunk(input: NativeInput, p: NativeParams, elementCount: number): Uint8Array
   decompressChunkInto(input: NativeInput, p: NativeParams, elementCount: number, target: Uint8Array): void
   maxCompressedChunkSize(elementCount: number, dtype: number): number
   chunkRange(input: NativeInput, p: NativeParams): { min: number; max: number; nonFinite: number }
-  chunkRangeAsync(input: number, p: NativeParams): Promise<{ min: number; max: number; nonFinite: number }>
+  chunkRangeAsync(
+    input: number,
+    p: NativeParams,
+    pieceBytes?: number,
+  ): Promise<{ min: number; max: number; nonFinite: number; crcs?: number[] }>
   crc32(input: NativeInput, previous?: number): number
   memoryOffset(input: Uint8Array, unit?: number): number
+  copyBytes(target: Uint8Array, source: Uint8Array): void
   mapFileRegion(fd: number, offset: number, length: number): Promise<number>
   unmapFileRegion(id: number): boolean
   sliceRegion(id: number, offset: number, length: number): number
@@ -180,18 +186,23 @@ export function compressChunkMeasured(input: ChunkInput, p: ChunkCodecParams, ch
   }
 }
 
+/** What compressChunkMeasuredInto returns: the chunk's length in the target instead of its bytes. */
+export type MeasuredChunkInto = Omit<MeasuredChunk, 'compressed' | 'inputCrc'> & { length: number; inputCrc?: number }
+
 /**
  * compressChunkMeasured writing the chunk into target (at least maxCompressedChunkSize bytes; e.g. a view of a
- * SharedArrayBuffer a pipeline worker reuses) and returning its length: no allocation per chunk.
+ * SharedArrayBuffer a pipeline worker reuses) and returning its length: no allocation per chunk. `inputCrc: false`
+ * skips the input's CRC (the caller has it from an earlier pass over the same bytes); it is then absent.
  */
 export function compressChunkMeasuredInto(
   input: ChunkInput,
   p: ChunkCodecParams,
   checkEb: number,
   target: Uint8Array,
-): Omit<MeasuredChunk, 'compressed'> & { length: number } {
+  o: { inputCrc?: boolean } = {},
+): MeasuredChunkInto {
   try {
-    return addon().compressChunkMeasured(nativeInput(input), toNative(p), checkEb, target)
+    return addon().compressChunkMeasured(nativeInput(input), toNative(p), checkEb, target, o.inputCrc ?? true)
   } catch (err) {
     rethrow(err)
   }
@@ -246,18 +257,22 @@ export function chunkValueRange(
 
 /**
  * chunkValueRange of a mapped region, computed on a libuv thread: range passes then run beside the thread that
- * schedules, several at once where there are cores for them. The region stays held until the answer.
+ * schedules, several at once where there are cores for them. The region stays held until the answer. Given
+ * `pieceBytes` (a whole number of elements), `crcs` holds the CRC-32 of each consecutive piece of that many bytes
+ * (the last one shorter), taken in the same pass over the bytes.
  */
 export async function chunkValueRangeAsync(
   region: MappedRegion,
   dtype: CodecDtype,
   firstElement = 0,
   fp8?: Fp8BlockScales,
-): Promise<{ min: number; max: number; nonFinite: number }> {
+  pieceBytes?: number,
+): Promise<{ min: number; max: number; nonFinite: number; crcs?: number[] }> {
   try {
     return await addon().chunkRangeAsync(
       region.region,
       toNative({ dtype, mode: 'lossless', eb: 0, rowLength: 1, firstElement, ...(fp8 ? { fp8 } : {}) }),
+      pieceBytes,
     )
   } catch (err) {
     rethrow(err)
@@ -320,6 +335,18 @@ export function crc32Combine(crcA: number, crcB: number, lengthB: number): numbe
 export function memoryOffset(bytes: Uint8Array, unit = 4096): number {
   try {
     return addon().memoryOffset(bytes, unit)
+  } catch (err) {
+    rethrow(err)
+  }
+}
+
+/**
+ * Copies `source` into the start of `target` (at least as long) natively: between SharedArrayBuffers V8's own copy
+ * (`target.set(source)`) uses relaxed atomic stores and runs several times slower than memmove.
+ */
+export function copyBytes(target: Uint8Array, source: Uint8Array): void {
+  try {
+    addon().copyBytes(target, source)
   } catch (err) {
     rethrow(err)
   }

@@ -62,6 +62,8 @@ export interface MeasuredChunk {
   decodedCrc: number
   /** zlib CRC-32 (unsigned) of the input bytes. */
   inputCrc: number
+  /** zlib CRC-32 (unsigned) of `compressed`. */
+  compressedCrc: number
   /** compareChunk(input, decoded, dtype, checkEb, firstElement, fp8) from pipeline/values.ts (sameErrorSums). */
   sums: ErrorSums
 }

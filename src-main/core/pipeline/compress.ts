@@ -296,6 +296,11 @@ interface TensorWork {
   startOffset: number
   started: boolean
   violated: boolean
+  /**
+   * CRC-32 of each chunk's original bytes where the range pass took it (mapped windows: one pass over the bytes
+   * for both); the workers then skip it.
+   */
+  inputCrcs?: number[]
   /** Chunks the range pass read and kept for compressing (small tensors only), taken by readChunk. */
   retained?: ({ slot: ChunkSlot; bytes: Uint8Array } | undefined)[]
   /**
@@ -311,13 +316,13 @@ interface ChunkWindow {
   region: MappedRegion
 }
 
-/** A chunk ready to be written: its compressed bytes (in its slot) and what the worker measured. */
 /** Bytes of chunk i of a tensor's original data. */
 function chunkByteLength(w: TensorWork, i: number): number {
   const n = Math.min(w.chunkElements, w.info.elementCount - i * w.chunkElements)
   return w.info.elementCount > 0 ? (n * w.info.byteLength) / w.info.elementCount : 0
 }
 
+/** A chunk ready to be written: its compressed bytes (in its slot) and what the worker measured. */
 interface ChunkOutcome {
   compressed: Uint8Array
   decodedCrc: number
@@ -832,13 +837,15 @@ class CompressJob {
    */
   private async mappedRange(shard: SafetensorsFile, w: TensorWork): Promise<{ min: number; max: number } | undefined> {
     const per = this.windowChunks(w)
+    const chunkBytes = (w.info.byteLength / w.info.elementCount) * w.chunkElements
+    const crcs: number[] = []
     const starts: number[] = []
     for (let c = 0; c < w.chunkCount; c += per) starts.push(c)
-    type Scanned = { win: ChunkWindow; r: { min: number; max: number } } | undefined
+    type Scanned = { win: ChunkWindow; r: { min: number; max: number; crcs?: number[] } } | undefined
     const scan = (first: number): Promise<Scanned> => {
       const p = this.mapWindow(shard, w, first).then((win) =>
         win
-          ? chunkValueRangeAsync(win.region, w.dtype!, win.first * w.chunkElements, w.fp8).then(
+          ? chunkValueRangeAsync(win.region, w.dtype!, win.first * w.chunkElements, w.fp8, chunkBytes).then(
               (r) => ({ win, r }),
               (err: unknown) => {
                 unmapFileRegion(win.region)
@@ -868,12 +875,17 @@ class CompressJob {
         else unmapFileRegion(got.win.region)
         if (got.r.min < min) min = got.r.min
         if (got.r.max > max) max = got.r.max
+        got.r.crcs?.forEach((c, k) => {
+          crcs[got.win.first + k] = c
+        })
       }
     } finally {
       // No mapping outlives the pass but the one kept.
       for (const p of await Promise.allSettled(pending))
         if (p.status === 'fulfilled' && p.value) unmapFileRegion(p.value.win.region)
     }
+    // Every window answered (a pass that fell back to reads returned above).
+    if (crcs.length === w.chunkCount) w.inputCrcs = crcs
     return { min, max }
   }
 
@@ -1005,6 +1017,8 @@ class CompressJob {
       file: shard.path,
       tensor: w.info.name,
     }
+    const inputCrc = w.inputCrcs?.[i]
+    if (inputCrc !== undefined) task.inputCrc = inputCrc
     if (this.o.checkBoundScale !== undefined && w.method === 'abs') task.checkEb = w.eb * this.o.checkBoundScale
     // Shared slots travel as views: nothing is moved, and the compressed chunk is read back from the slot.
     return (this.pool.run(task) as Promise<CompressResult>).then((r) => ({

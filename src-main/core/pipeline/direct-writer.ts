@@ -6,7 +6,7 @@
 // where the file system refuses O_DIRECT, plain positioned writes.
 import { constants } from 'node:fs'
 import { type FileHandle, open } from 'node:fs/promises'
-import { memoryOffset } from '../codec'
+import { copyBytes, memoryOffset } from '../codec'
 
 /** O_DIRECT's unit: memory address, file offset and length are multiples of it (4096 covers every Linux disk). */
 export const DIRECT_BLOCK = 4096
@@ -161,7 +161,7 @@ export class DirectWriter {
     this.bounce ??= alignedView(new Uint8Array(new SharedArrayBuffer(BOUNCE_BYTES + DIRECT_BLOCK)), BOUNCE_BYTES)
     for (let i = 0; i < bytes.length; i += BOUNCE_BYTES) {
       const n = Math.min(BOUNCE_BYTES, bytes.length - i)
-      this.bounce.set(bytes.subarray(i, i + n))
+      copyBytes(this.bounce, bytes.subarray(i, i + n))
       await this.writeAll(this.bounce.subarray(0, n), at + i)
     }
   }

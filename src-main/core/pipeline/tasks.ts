@@ -16,6 +16,8 @@ export interface CompressTask {
   decodeCheck: boolean
   /** The bound the measured error is checked against (default params.eb). */
   checkEb?: number
+  /** CRC-32 of `bytes` when the pipeline has it already (from the range pass): the worker then skips it. */
+  inputCrc?: number
   file: string
   tensor: string
 }

@@ -41,7 +41,9 @@ function run(task: PipelineTask): { result: PipelineResult; transfer: ArrayBuffe
       // The encoder measures its own reconstruction: error sums, the bound check and the decoded CRC, no decode.
       // The chunk goes straight into the shared slot's output half.
       const eb = params.mode === 'abs' ? (task.checkEb ?? params.eb) : 0
-      const m = compressChunkMeasuredInto(task.bytes, params, eb, task.target)
+      const m = compressChunkMeasuredInto(task.bytes, params, eb, task.target, {
+        inputCrc: task.inputCrc === undefined,
+      })
       if (task.decodeCheck) {
         // The pipeline reads chunks into memory for this check (it compares byte by byte here).
         if (!(task.bytes instanceof Uint8Array)) throw new Error('decodeCheck needs the chunk in memory')
@@ -59,8 +61,8 @@ function run(task: PipelineTask): { result: PipelineResult; transfer: ArrayBuffe
       const result: CompressResult = {
         length: m.length,
         decodedCrc: m.decodedCrc,
-        inputCrc: m.inputCrc,
-        compressedCrc: crc32(task.target.subarray(0, m.length)),
+        inputCrc: m.inputCrc ?? task.inputCrc!,
+        compressedCrc: m.compressedCrc,
         sums: m.sums,
         ms: performance.now() - t0,
       }
