@@ -2,7 +2,7 @@
 // dtype, NaN/±Inf/−0, subnormals, odd lengths and alignments, FP8 block scales including zero/NaN/negative scales.
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { chunkValueRange } from '../../src-main/core/codec'
+import { CodecError, chunkValueRange } from '../../src-main/core/codec'
 import type { CodecDtype, Fp8BlockScales } from '../../src-main/core/codec/types'
 import { chunkRange } from '../../src-main/core/pipeline/values'
 import { WIDTH } from './checker'
@@ -84,8 +84,14 @@ test('native chunk range under FP8 block scales, mid-tensor chunks, zero/negativ
   const scaleCols = Math.ceil(cols / 128)
   const scales = new Float32Array(Math.ceil(rows / 128) * scaleCols)
   for (let i = 0; i < scales.length; i++) scales[i] = 1e-3 * (i + 1)
-  for (const dtype of ['F8_E4M3', 'F8_E5M2'] as const) {
-    const all = values(dtype, rows * cols, 99, true)
+  for (const [dtype, specials] of [
+    ['F8_E4M3', true],
+    ['F8_E5M2', true],
+    ['F8_E4M3', false],
+    ['F8_E5M2', false],
+  ] as const) {
+    // With NaN/Inf codes, most block rows are walked value by value; without, blocks are scaled whole.
+    const all = values(dtype, rows * cols, 99, specials)
     for (const variant of ['plain', 'zero', 'negative', 'nan', 'one'] as const) {
       const s = scales.slice()
       if (variant === 'zero') s[1] = 0
@@ -98,13 +104,59 @@ test('native chunk range under FP8 block scales, mid-tensor chunks, zero/negativ
         [cols * 5, cols * 130],
         [cols * 127, cols * 2],
         [cols * 299, cols],
+        // Starting and ending mid-row and mid-block (the range pass cuts a window into blocks anywhere).
+        [cols * 5 + 17, 1000],
+        [cols * 120 + 300, cols * 9 + 31],
+        [7, 40],
       ] as const) {
         const chunk = all.subarray(first, first + count)
         same(
           chunkValueRange(chunk, dtype, first, fp8),
           chunkRange(chunk, dtype, first, fp8),
-          `${dtype} ${variant} @${first}`,
+          `${dtype} ${specials ? 'with' : 'without'} specials, ${variant} scales @${first}+${count}`,
         )
+      }
+    }
+  }
+  // A block geometry with a zero is refused, not divided by.
+  const scales1 = new Float32Array(4).fill(1)
+  for (const bad of [
+    { cols: 4, blockRows: 0, blockCols: 2, scaleCols: 2, scales: scales1 },
+    { cols: 4, blockRows: 2, blockCols: 0, scaleCols: 2, scales: scales1 },
+    { cols: 0, blockRows: 2, blockCols: 2, scaleCols: 2, scales: scales1 },
+  ])
+    assert.throws(
+      () => chunkValueRange(new Uint8Array(16), 'F8_E4M3', 0, bad),
+      (e: unknown) => e instanceof CodecError && e.code === 'BAD_PARAMS',
+    )
+})
+
+test('FP8 range with block scales: extremes in any block, vector body or tail, block rows cut by the span', () => {
+  // 260 columns: two whole 128-column blocks and one of 4; block rows of 3, so spans end mid block row.
+  const rows = 40
+  const cols = 260
+  const fp8: Fp8BlockScales = { cols, blockRows: 3, blockCols: 128, scaleCols: 3, scales: new Float32Array(14 * 3) }
+  for (let i = 0; i < fp8.scales.length; i++) fp8.scales[i] = 0.25 + ((i * 7) % 11) / 3
+  for (const dtype of ['F8_E4M3', 'F8_E5M2'] as const) {
+    const big = dtype === 'F8_E4M3' ? 0x7e : 0x7b // the largest finite magnitudes
+    for (const at of [0, 31, 32, 127, 128, 200, 255, 256, 259, 260 * 7 + 129, rows * cols - 1]) {
+      for (const sign of [0, 0x80]) {
+        const b = values(dtype, rows * cols, 3 + at, false)
+        b[at] = big | sign
+        for (const [first, count] of [
+          [0, rows * cols],
+          [at, 1],
+          [Math.max(0, at - 40), 97],
+          [cols * 4, cols * 5 + 3],
+        ] as const) {
+          if (first + count > b.length) continue
+          const chunk = b.subarray(first, first + count)
+          same(
+            chunkValueRange(chunk, dtype, first, fp8),
+            chunkRange(chunk, dtype, first, fp8),
+            `${dtype} extreme ${sign ? '-' : '+'} at ${at}, span @${first}+${count}`,
+          )
+        }
       }
     }
   }

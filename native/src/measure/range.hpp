@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <cstring>
 #include <limits>
+#include <vector>
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #include <immintrin.h>
@@ -198,6 +199,132 @@ void codeRange(const uint8_t* p, uint64_t n, uint32_t firstNonFinite, double sca
   }
 }
 
+// Block-scaled 8-bit codes: row segments that share one block scale, each scanned on its own (codeRange).
+inline void scaledRange8(const uint8_t* in, uint64_t n, uint64_t first, const Fp8Scales& g, uint32_t nonFinite,
+                         const double* table, Range& r) {
+  auto value = [table](uint32_t c) { return table[c & 0xFF]; };
+  uint64_t row = first / g.cols, col = first % g.cols, i = 0;
+  while (i < n) {
+    const uint64_t seg = std::min<uint64_t>({g.blockCols - col % g.blockCols, g.cols - col, n - i});
+    const uint64_t at = (row / g.blockRows) * g.scaleCols + col / g.blockCols;
+    const double s = at < g.count ? double(g.scales[at]) : std::numeric_limits<double>::quiet_NaN();
+    codeRange<uint8_t>(in + i, seg, nonFinite, s, value, r);
+    i += seg;
+    col += seg;
+    if (col == g.cols) {
+      col = 0;
+      row++;
+    }
+  }
+}
+
+#ifdef SP_RANGE_AVX2
+// Running 8-bit keys of one block: vector lanes (32 codes a step) and the scalar rest of its segments. Plain bytes
+// with unaligned loads and stores: a container of __m256i would need the 32-byte aligned allocation that addon
+// builds do not promise.
+struct Block8 {
+  uint8_t lo[32], hi[32], flag[32];
+  uint8_t slo = 0xFF, shi = 0, sflag = 0;
+  bool touched = false;
+};
+
+// Folds the vector lanes of a block row's touched blocks into their scalar keys; false when one of them holds a
+// NaN/Inf code or has a scale that is not finite and positive.
+__attribute__((target("avx2"))) inline bool foldBlockRow8(std::vector<Block8>& acc, uint64_t blockRow,
+                                                           const Fp8Scales& g) {
+  bool usable = true;
+  for (uint64_t b = 0; b < acc.size(); b++) {
+    Block8& a = acc[b];
+    if (!a.touched) continue;
+    for (int j = 0; j < 32; j++) {
+      a.slo = a.lo[j] < a.slo ? a.lo[j] : a.slo;
+      a.shi = a.hi[j] > a.shi ? a.hi[j] : a.shi;
+      a.sflag = uint8_t(a.sflag | a.flag[j]);
+    }
+    const uint64_t at = blockRow * g.scaleCols + b;
+    const double s = at < g.count ? double(g.scales[at]) : std::numeric_limits<double>::quiet_NaN();
+    usable = usable && (a.sflag & 0x80) == 0 && std::isfinite(s) && s > 0;
+  }
+  return usable;
+}
+
+// scaledRange8 with the keys of each block of a block row gathered 32 codes at a time and scaled once, when the
+// block row (or the span) ends: min/max of value × scale over a block are its extreme codes' values × scale when
+// the scale is finite and positive and no code is NaN/Inf. A block row where that fails is walked by scaledRange8.
+__attribute__((target("avx2"))) inline void scaledRange8Avx2(const uint8_t* in, uint64_t n, uint64_t first,
+                                                              const Fp8Scales& g, uint32_t nonFinite,
+                                                              const double* table, Range& r) {
+  using K = OrderKey<uint8_t>;
+  const uint8_t lift = uint8_t(0x80 - nonFinite);  // magnitude + lift reaches bit 7 iff the code is NaN/Inf
+  const __m256i mag = _mm256_set1_epi8(0x7F), add = _mm256_set1_epi8(int8_t(lift)), flip = _mm256_set1_epi8(-128);
+  const __m256i zero = _mm256_setzero_si256(), ones = _mm256_set1_epi8(-1);
+  static thread_local std::vector<Block8> acc;
+  acc.assign((g.cols + g.blockCols - 1) / g.blockCols, Block8{});
+  uint64_t row = first / g.cols, col = first % g.cols, i = 0, spanStart = 0;
+  // Ends the block row whose elements are [spanStart, i): its blocks' endpoints, or a walk when one is unusable.
+  auto finish = [&](uint64_t blockRow) {
+    if (foldBlockRow8(acc, blockRow, g)) {
+      for (uint64_t b = 0; b < acc.size(); b++) {
+        const Block8& a = acc[b];
+        if (!a.touched) continue;
+        const double s = double(g.scales[blockRow * g.scaleCols + b]);
+        addValue(r, table[K::code(a.slo)] * s);
+        addValue(r, table[K::code(a.shi)] * s);
+      }
+    } else {
+      scaledRange8(in + spanStart, i - spanStart, first + spanStart, g, nonFinite, table, r);
+    }
+    for (Block8& a : acc) a.touched = false;
+    spanStart = i;
+  };
+  while (i < n) {
+    const uint64_t b = col / g.blockCols;
+    const uint64_t seg = std::min<uint64_t>({g.blockCols - col % g.blockCols, g.cols - col, n - i});
+    Block8& a = acc[b];
+    __m256i lo = ones, hi = zero, flag = zero;
+    if (!a.touched) {
+      a.slo = 0xFF;
+      a.shi = 0;
+      a.sflag = 0;
+      a.touched = true;
+    } else {
+      lo = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a.lo));
+      hi = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a.hi));
+      flag = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a.flag));
+    }
+    const uint8_t* p = in + i;
+    uint64_t k = 0;
+    for (; k + 32 <= seg; k += 32) {
+      const __m256i c = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + k));
+      // Keys as OrderKey<uint8_t>::of: negative codes xor 0x7F, then every code xor 0x80 (unsigned order).
+      const __m256i neg = _mm256_cmpgt_epi8(zero, c);
+      const __m256i key = _mm256_xor_si256(_mm256_xor_si256(c, _mm256_and_si256(neg, mag)), flip);
+      lo = _mm256_min_epu8(lo, key);
+      hi = _mm256_max_epu8(hi, key);
+      flag = _mm256_or_si256(flag, _mm256_add_epi8(_mm256_and_si256(c, mag), add));
+    }
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(a.lo), lo);
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(a.hi), hi);
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(a.flag), flag);
+    for (; k < seg; k++) {
+      const uint8_t c = p[k];
+      const uint8_t key = K::of(c);
+      a.slo = key < a.slo ? key : a.slo;
+      a.shi = key > a.shi ? key : a.shi;
+      a.sflag = uint8_t(a.sflag | uint8_t((c & 0x7F) + lift));
+    }
+    i += seg;
+    col += seg;
+    if (col == g.cols) {
+      col = 0;
+      if (row % g.blockRows == g.blockRows - 1) finish(row / g.blockRows);
+      row++;
+    }
+  }
+  if (i > spanStart) finish(row / g.blockRows);
+}
+#endif
+
 // The range of n elements of dtype d; with block scales, `first` places the chunk in its tensor.
 inline Range chunkRange(const uint8_t* in, uint64_t n, Dtype d, uint64_t first, const Fp8Scales* fp8) {
   Range r;
@@ -235,20 +362,13 @@ inline Range chunkRange(const uint8_t* in, uint64_t n, Dtype d, uint64_t first, 
         codeRange<uint8_t>(in, n, nonFinite, 1.0, value, r);
         return r;
       }
-      // Walk row segments that share one block scale.
-      uint64_t row = first / fp8->cols, col = first % fp8->cols, i = 0;
-      while (i < n) {
-        const uint64_t seg = std::min<uint64_t>({fp8->blockCols - col % fp8->blockCols, fp8->cols - col, n - i});
-        const uint64_t at = (row / fp8->blockRows) * fp8->scaleCols + col / fp8->blockCols;
-        const double s = at < fp8->count ? double(fp8->scales[at]) : std::numeric_limits<double>::quiet_NaN();
-        codeRange<uint8_t>(in + i, seg, nonFinite, s, value, r);
-        i += seg;
-        col += seg;
-        if (col == fp8->cols) {
-          col = 0;
-          row++;
-        }
+#ifdef SP_RANGE_AVX2
+      if (rangeAvx2()) {
+        scaledRange8Avx2(in, n, first, *fp8, nonFinite, t, r);
+        return r;
       }
+#endif
+      scaledRange8(in, n, first, *fp8, nonFinite, t, r);
       return r;
     }
   }

@@ -335,10 +335,19 @@ Napi::Value MaxSize(const Napi::CallbackInfo& info) {
 
 // chunkRange(input, params): {min, max, nonFinite} of the chunk's finite values (dequantized under block scales),
 // for REL bounds; only dtype, firstElement and fp8 of params are used.
+// Block scales a range pass can walk: a row length and block sizes of at least one (scales past the end of the table
+// count as unusable, value by value). False after throwing.
+bool rangeScalesUsable(Napi::Env env, const char* fn, const ChunkParams& p) {
+  if (!p.fp8 || (p.fp8->cols > 0 && p.fp8->blockRows > 0 && p.fp8->blockCols > 0)) return true;
+  throwCodec(env, Status::BadParams, (std::string(fn) + ": fp8 cols, blockRows and blockCols must be at least 1").c_str());
+  return false;
+}
+
 Napi::Value Range(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   ChunkArgs a;
   if (!readChunkArgs(info, "chunkRange", "(Uint8Array | region, params)", a)) return env.Undefined();
+  if (!rangeScalesUsable(env, "chunkRange", a.p)) return env.Undefined();
   const sp::measure::Range r =
       sp::measure::chunkRange(a.data, a.len / sp::dtypeBytes(a.p.dtype), a.p.dtype, a.p.firstElement, a.p.fp8);
   Napi::Object o = Napi::Object::New(env);
@@ -415,6 +424,7 @@ Napi::Value RangeAsync(const Napi::CallbackInfo& info) {
   ChunkArgs a;
   if (!readChunkArgs(info, "chunkRangeAsync", "(region, params[, pieceBytes])", a)) return env.Undefined();
   if (!a.hold) return throwCodec(env, Status::BadParams, "chunkRangeAsync: the input must be a mapped region");
+  if (!rangeScalesUsable(env, "chunkRangeAsync", a.p)) return env.Undefined();
   double piece = 0;
   if (info.Length() > 2 && !info[2].IsUndefined()) {
     if (!info[2].IsNumber() || !validCount(piece = info[2].As<Napi::Number>().DoubleValue()) ||
