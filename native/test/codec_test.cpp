@@ -12,6 +12,7 @@
 #include "../src/common/crc32.hpp"
 #include "../src/entropy/rans.hpp"
 #include "../src/measure/measure.hpp"
+#include "../src/measure/range.hpp"
 
 using namespace sp;
 
@@ -407,6 +408,69 @@ static void crcFoldingAgrees() {
 #endif
 }
 
+static bool sameRange(const measure::Range& a, const measure::Range& b) {
+  auto same = [](double x, double y) { return (std::isnan(x) && std::isnan(y)) || (x == y && std::signbit(x) == std::signbit(y)); };
+  return same(a.min, b.min) && same(a.max, b.max) && a.nonFinite == b.nonFinite;
+}
+
+// The range kernels (AVX2 16-bit keys with the fused CRC, AVX2 block-scaled FP8) against plain walks, at odd
+// lengths, offsets and alignments, with NaN/Inf and bad scales, under the sanitizers.
+static void rangeKernelsAgree() {
+  std::mt19937 rng(23);
+  for (Dtype d : {Dtype::BF16, Dtype::F16}) {
+    for (int pattern = 0; pattern < 3; pattern++) {
+      std::vector<uint8_t> data = makeData(d, 5000, pattern, rng);
+      for (size_t off : {size_t(0), size_t(1), size_t(3)})
+        for (size_t n : {size_t(0), size_t(1), size_t(31), size_t(63), size_t(64), size_t(65), size_t(130), size_t(4093)}) {
+          const uint8_t* p = data.data() + 2 * off;
+          measure::Range plain;
+          for (size_t i = 0; i < n; i++) measure::addValue(plain, valueOf(d, p + 2 * i));
+          uint32_t crc = 0x1234u;
+          const measure::Range fused = measure::chunkRangeCrc(p, n, d, 0, nullptr, crc);
+          CHECK(sameRange(fused, plain), "16-bit range, dtype %d pattern %d n %zu", int(d), pattern, n);
+          CHECK(crc == crc32Table(p, 2 * n, 0x1234u), "16-bit range CRC, dtype %d n %zu", int(d), n);
+          CHECK(sameRange(measure::chunkRange(p, n, d, 0, nullptr), plain), "16-bit range alone, n %zu", n);
+        }
+    }
+  }
+  for (Dtype d : {Dtype::F8_E4M3, Dtype::F8_E5M2}) {
+    const uint64_t rows = 50, cols = 300;
+    std::vector<float> scales(17 * 3);
+    for (int pattern = 0; pattern < 3; pattern++) {
+      std::vector<uint8_t> data = makeData(d, rows * cols, pattern, rng);
+      for (size_t k = 0; k < scales.size(); k++) scales[k] = 0.5f + float(k % 7);
+      if (pattern == 2) scales[4] = -1.0f, scales[7] = 0.0f, scales[9] = NAN;
+      Fp8Scales g;
+      g.scales = scales.data();
+      g.count = scales.size() - (pattern == 1 ? 3 : 0);  // pattern 1: the last block row has no scales
+      g.cols = cols;
+      g.blockRows = 3;
+      g.blockCols = 128;
+      g.scaleCols = 3;
+      for (uint64_t first : {uint64_t(0), uint64_t(5), uint64_t(cols * 2 + 130)})
+        for (uint64_t n : {uint64_t(0), uint64_t(1), uint64_t(33), uint64_t(cols), uint64_t(cols * 7 + 5), rows * cols - first}) {
+          if (first + n > rows * cols) continue;
+          const uint8_t* p = data.data() + first;
+          measure::Range plain;
+          for (uint64_t i = 0; i < n; i++) {
+            const uint64_t e = first + i, row = e / cols, col = e % cols;
+            const uint64_t at = (row / g.blockRows) * g.scaleCols + col / g.blockCols;
+            const double sc = at < g.count ? double(scales[at]) : NAN;
+            const double v = valueOf(d, p + i);
+            measure::addValue(plain, v * sc);  // a missing or NaN scale makes the value non-finite
+          }
+          const measure::Range got = measure::chunkRange(p, n, d, first, &g);
+          CHECK(sameRange(got, plain), "FP8 range, dtype %d pattern %d first %llu n %llu", int(d), pattern,
+                (unsigned long long)first, (unsigned long long)n);
+          uint32_t crc = 0;
+          CHECK(sameRange(measure::chunkRangeCrc(p, n, d, first, &g, crc), plain), "FP8 range with CRC, n %llu",
+                (unsigned long long)n);
+          CHECK(crc == crc32Table(p, n), "FP8 range CRC, n %llu", (unsigned long long)n);
+        }
+    }
+  }
+}
+
 int main(int argc, char** argv) {
   if (argc == 3 && std::strcmp(argv[1], "--write-seeds") == 0) {
     writeSeeds(argv[2]);
@@ -419,6 +483,7 @@ int main(int argc, char** argv) {
   roundTrips();
   corruptions();
   fastDecoderAgrees();
+  rangeKernelsAgree();
   if (failures) {
     std::fprintf(stderr, "%d failures\n", failures);
     return 1;
