@@ -1,9 +1,13 @@
 // The worker pool with tasks posted ahead (depth): every task gets its own answer, no worker holds more than
 // `depth`, errors and a dying worker reject exactly the tasks they concern, and close cancels the rest.
 import assert from 'node:assert/strict'
+import { once } from 'node:events'
+import { mkdirSync, readdirSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs'
+import { basename, join } from 'node:path'
 import { test } from 'node:test'
-import { CancelledError, WorkerPool, WorkerTaskError } from '../../src-main/core/util/workers'
+import { CancelledError, spawnWorker, WorkerPool, WorkerTaskError } from '../../src-main/core/util/workers'
 import type { EchoTask } from '../helpers/echo-worker'
+import { repoRoot, tempDir } from '../helpers/paths'
 
 type Echo = { value: number; waiting: number; threadId: number; script: string }
 const url = new URL('../helpers/echo-worker.ts', import.meta.url)
@@ -89,4 +93,37 @@ test('a TypeScript worker runs bundled into JavaScript, and through tsx when bun
     if (before === undefined) delete process.env.SHARDPRESS_WORKER_BUNDLE
     else process.env.SHARDPRESS_WORKER_BUNDLE = before
   }
+})
+
+test('writing a new bundle of a worker removes its stale bundles, and only those', async () => {
+  // A project of its own (esbuild found through a link), so the cache it prunes is this test's.
+  const root = tempDir('sp-bundles-')
+  mkdirSync(join(root, 'node_modules'))
+  symlinkSync(join(repoRoot, 'node_modules', 'esbuild'), join(root, 'node_modules', 'esbuild'))
+  writeFileSync(join(root, 'package.json'), '{"type":"module"}')
+  const script = join(root, 'tiny.ts')
+  writeFileSync(
+    script,
+    `import { parentPort } from 'node:worker_threads'\nparentPort?.postMessage(${Date.now()} as number)\n`,
+  )
+  const cache = join(root, 'node_modules', '.cache', 'shardpress-workers')
+  mkdirSync(cache, { recursive: true })
+  const hour = Date.now() / 1000 - 3600
+  const stale = join(cache, `tiny-${'a'.repeat(16)}.mjs`)
+  const recent = join(cache, `tiny-${'b'.repeat(16)}.mjs`)
+  const otherWorker = join(cache, `tinier-${'c'.repeat(16)}.mjs`)
+  for (const f of [stale, recent, otherWorker]) writeFileSync(f, '')
+  utimesSync(stale, hour, hour)
+  utimesSync(otherWorker, hour, hour)
+  const w = spawnWorker(script)
+  try {
+    assert.equal(typeof (await once(w, 'message'))[0], 'number')
+  } finally {
+    await w.terminate()
+  }
+  const left = readdirSync(cache).filter((f) => f.endsWith('.mjs'))
+  assert.ok(!left.includes(basename(stale)), 'a bundle older than ten minutes goes')
+  assert.ok(left.includes(basename(recent)), 'a recent bundle stays (another process may be starting it)')
+  assert.ok(left.includes(basename(otherWorker)), "another worker's bundle stays")
+  assert.equal(left.filter((f) => /^tiny-[0-9a-f]{16}\.mjs$/.test(f)).length, 2, 'the new bundle and the recent one')
 })

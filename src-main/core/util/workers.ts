@@ -1,7 +1,7 @@
 // Worker threads for heavy work: spawning a worker script that may be TypeScript (dev, tests, CLI through tsx) or
 // bundled JavaScript (the Electron build), and a small pool with a task queue, progress messages and cancellation.
 import { createHash } from 'node:crypto'
-import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { availableParallelism } from 'node:os'
 import { basename, dirname, join, resolve } from 'node:path'
@@ -59,6 +59,23 @@ function writeWhole(path: string, data: string | Uint8Array): void {
   renameSync(tmp, path)
 }
 
+/** Bundles of a worker older than this are removed when a newer one is written (a worker has long loaded its own). */
+const STALE_BUNDLE_MS = 10 * 60 * 1000
+
+/** Removes earlier bundles of worker `name` from `dir` (left by edits of its sources), keeping `current`. */
+function pruneBundles(dir: string, name: string, current: string): void {
+  const own = new RegExp(`^${name.replace(/[^\w-]/g, '\\$&')}-[0-9a-f]{16}\\.mjs$`)
+  for (const f of readdirSync(dir)) {
+    const path = join(dir, f)
+    if (!own.test(f) || path === current) continue
+    try {
+      if (Date.now() - statSync(path).mtimeMs > STALE_BUNDLE_MS) rmSync(path, { force: true })
+    } catch {
+      // Another process pruned it first.
+    }
+  }
+}
+
 /**
  * A TypeScript worker bundled into one JavaScript file by esbuild, or undefined where that is not possible (no
  * esbuild, nowhere to write). A worker started through tsx spends ~130 ms of CPU setting up the loader and
@@ -105,7 +122,10 @@ function bundledWorker(path: string): URL | undefined {
       }
       file = join(dir, `${name}-${createHash('sha256').update(out).digest('hex').slice(0, 16)}.mjs`)
       mkdirSync(dir, { recursive: true })
-      if (!existsSync(file)) writeWhole(file, out)
+      if (!existsSync(file)) {
+        writeWhole(file, out)
+        pruneBundles(dir, name, file)
+      }
       if (settled) writeWhole(recordPath, JSON.stringify({ bundle: file, inputs } satisfies BundleRecord))
     }
     url = pathToFileURL(file)
