@@ -207,7 +207,8 @@ export async function compressModel(o: CompressJobOptions): Promise<CompressJobO
     }
 
     const files = sideFiles(modelDir)
-    for (const f of files) await copyFileAtomic(join(modelDir, f), join(outDir, f))
+    // Side files are independent: copied at once, their fsyncs overlap (the descriptor, written after, names them).
+    await Promise.all(files.map((f) => copyFileAtomic(join(modelDir, f), join(outDir, f))))
     const originalBytes = shardTotals.reduce((a, s) => a + s.originalBytes, 0)
     const compressedBytes = shardTotals.reduce((a, s) => a + s.compressedBytes, 0)
     const descriptor: CompressedModel = {

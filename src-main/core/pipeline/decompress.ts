@@ -165,7 +165,7 @@ async function runDecode(o: DecodeJobOptions): Promise<DecodeReport> {
       }
     }
     if (!verifyOnly) {
-      for (const f of descriptor.files) await copyFileAtomic(join(input, f), join(resolve(o.outDir!), f))
+      await Promise.all(descriptor.files.map((f) => copyFileAtomic(join(input, f), join(resolve(o.outDir!), f))))
       rmSync(jobDir!, { recursive: true, force: true })
     }
   } finally {
