@@ -304,6 +304,11 @@ function runChildOnce(args: string[]): Record<string, number> {
   return JSON.parse(r.stdout.trim().split('\n').pop()!)
 }
 
+/**
+ * Below this share of `workers` × one-core, the codec alone on `workers` threads shows that the host did not give
+ * this process `workers` whole cores while it ran (quiet runs here: 93–101 %).
+ */
+const CONTESTED = 0.9
 const mb = (x: number) => `${x.toFixed(1)} MB/s`
 /** CPU seconds the codec alone needs for the job's bytes, as a share of the CPU seconds the whole job used. */
 const cpuShare = (bytes: number, codecCpuMBs: number, jobCpuSeconds: number) =>
@@ -328,6 +333,8 @@ async function main(): Promise<void> {
     values['sample-mb']!,
   ]
   const rows: string[][] = []
+  /** Jobs measured while the codec alone did not get `workers` cores' worth: their share measures the neighbours. */
+  const contested: string[] = []
   for (const c of cases) {
     if (values.only && values.only !== c.key) continue
     if (!existsSync(c.dir) || !readdirSync(c.dir).some((n) => n.endsWith('.safetensors'))) {
@@ -379,6 +386,13 @@ async function main(): Promise<void> {
     const dTogether = best(codecRuns, 'togetherDecompressMBs').togetherDecompressMBs!
     const cTarget = workers * cCodec.compressMBs!
     const dTarget = workers * dCodec.decompressMBs!
+    for (const [job, together, target] of [
+      ['compress', cTogether, cTarget],
+      ['reconstruct', dTogether, dTarget],
+    ] as const) {
+      if (together < CONTESTED * target)
+        contested.push(`${c.label} ${job}: the codec alone on ${workers} threads reached ${pct(together / target)}`)
+    }
     rows.push(
       [
         c.label,
@@ -436,6 +450,10 @@ async function main(): Promise<void> {
   process.stdout.write(
     `\n${mode} ${bound}, digest ${digest}, ${workers} workers, one-core codec measured on ≤ ${values['sample-mb']} MB samples of the same shard, best of ${values.repeat} jobs against the best reference, page cache ${values.cache === 'reread' ? 'as a read from disk leaves it' : 'as found'}\n\n${lines.join('\n')}\n`,
   )
+  if (contested.length > 0)
+    process.stdout.write(
+      `\nThe machine did not give ${workers} whole cores during (part of) this run — ${contested.join('; ')} of ${workers} × its best one-core figure (below ${pct(CONTESTED)}): other work on the host took part of them, so those shares measure it as much as the pipeline. Run again when the host is quiet.\n`,
+    )
 }
 
 if (values.phase) await child()
