@@ -333,8 +333,6 @@ Napi::Value MaxSize(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, double(sp::maxChunkBytes(uint64_t(n), Dtype(int(d)))));
 }
 
-// chunkRange(input, params): {min, max, nonFinite} of the chunk's finite values (dequantized under block scales),
-// for REL bounds; only dtype, firstElement and fp8 of params are used.
 // Block scales a range pass can walk: a row length and block sizes of at least one (scales past the end of the table
 // count as unusable, value by value). False after throwing.
 bool rangeScalesUsable(Napi::Env env, const char* fn, const ChunkParams& p) {
@@ -343,6 +341,8 @@ bool rangeScalesUsable(Napi::Env env, const char* fn, const ChunkParams& p) {
   return false;
 }
 
+// chunkRange(input, params): {min, max, nonFinite} of the chunk's finite values (dequantized under block scales),
+// for REL bounds; only dtype, firstElement and fp8 of params are used.
 Napi::Value Range(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   ChunkArgs a;
