@@ -94,6 +94,19 @@ __attribute__((target("pclmul,sse4.1"))) inline __m128i constants(const Fold& f)
   return _mm_set_epi64x(int64_t(f.hi), int64_t(f.lo));
 }
 
+// Four chains 64 bytes apart folded into one 16-byte block congruent to all of them.
+__attribute__((target("pclmul,sse4.1"))) inline __m128i reduce4(__m128i x0, __m128i x1, __m128i x2, __m128i x3) {
+  return _mm_xor_si128(_mm_xor_si128(fold(x0, constants(k384)), fold(x1, constants(k256))),
+                       _mm_xor_si128(fold(x2, constants(k128)), x3));
+}
+
+// The register a folded block stands for: its CRC from a zero register.
+__attribute__((target("pclmul,sse4.1"))) inline uint32_t registerOf(__m128i x) {
+  alignas(16) uint8_t last[16];
+  _mm_store_si128(reinterpret_cast<__m128i*>(last), x);
+  return crc32Register(0, last, 16);
+}
+
 // The register continued over n >= 64 bytes: folds whole 16-byte blocks, then tables for the last < 16.
 __attribute__((target("pclmul,sse4.1"))) inline uint32_t registerClmul(uint32_t c, const uint8_t* p, size_t n) {
   auto load = [](const uint8_t* q) { return _mm_loadu_si128(reinterpret_cast<const __m128i*>(q)); };
@@ -110,14 +123,11 @@ __attribute__((target("pclmul,sse4.1"))) inline uint32_t registerClmul(uint32_t 
     x2 = _mm_xor_si128(fold(x2, m512), load(p + 32));
     x3 = _mm_xor_si128(fold(x3, m512), load(p + 48));
   }
-  __m128i x = _mm_xor_si128(_mm_xor_si128(fold(x0, constants(k384)), fold(x1, constants(k256))),
-                            _mm_xor_si128(fold(x2, constants(k128)), x3));
+  __m128i x = reduce4(x0, x1, x2, x3);
   const __m128i m128 = constants(k128);
   for (; n >= 16; n -= 16, p += 16) x = _mm_xor_si128(fold(x, m128), load(p));
   // What is left is congruent to everything so far: its CRC from a zero register is the register.
-  alignas(16) uint8_t last[16];
-  _mm_store_si128(reinterpret_cast<__m128i*>(last), x);
-  return crc32Register(crc32Register(0, last, 16), p, n);
+  return crc32Register(registerOf(x), p, n);
 }
 
 inline bool available() {

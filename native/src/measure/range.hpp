@@ -137,11 +137,7 @@ __attribute__((target("avx2,pclmul,sse4.1"))) inline uint64_t keyScanCrc16(const
     keyStep16(q, mag, add, vlo, vhi, vflag);
     keyStep16(q + 32, mag, add, vlo, vhi, vflag);
   }
-  const __m128i x = _mm_xor_si128(_mm_xor_si128(fold(x0, constants(k384)), fold(x1, constants(k256))),
-                                  _mm_xor_si128(fold(x2, constants(k128)), x3));
-  alignas(16) uint8_t last[16];
-  _mm_store_si128(reinterpret_cast<__m128i*>(last), x);
-  reg = crc32Register(0, last, 16);
+  reg = registerOf(reduce4(x0, x1, x2, x3));
   keyFinish16(vlo, vhi, vflag, lo, hi, flag);
   return bytes / 2;
 }
@@ -230,8 +226,7 @@ struct Block8 {
 
 // Folds the vector lanes of a block row's touched blocks into their scalar keys; false when one of them holds a
 // NaN/Inf code or has a scale that is not finite and positive.
-__attribute__((target("avx2"))) inline bool foldBlockRow8(std::vector<Block8>& acc, uint64_t blockRow,
-                                                           const Fp8Scales& g) {
+inline bool foldBlockRow8(std::vector<Block8>& acc, uint64_t blockRow, const Fp8Scales& g) {
   bool usable = true;
   for (uint64_t b = 0; b < acc.size(); b++) {
     Block8& a = acc[b];
