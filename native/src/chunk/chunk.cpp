@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <type_traits>
 
 #include "../common/bytes.hpp"
 #include "../common/checksum.hpp"
@@ -27,6 +28,8 @@ namespace {
 enum Method : uint8_t { kRaw = 0, kPlanes = 1, kQuantized = 2 };
 
 constexpr uint8_t kFlagBlockContexts = 1;
+// Header dtype byte: the input dtype, with this bit set when the chunk decodes to F32 (ChunkParams::wideOutput).
+constexpr uint8_t kDtypeWide = 0x80;
 
 // Alphabet of residual symbols: zigzag(residual) below kEsc, and one escape symbol (always the last).
 constexpr uint32_t kMaxSymbols = entropy::kMaxAlphabet;
@@ -41,9 +44,12 @@ struct ScaleGrid {
   }
 };
 
-// The version a chunk is written with: 3, or 1 for the tests' linear block-scaled FP8 quantized chunks (the linear
-// mapping exists only there).
-uint8_t chunkVersion(Method m, const ChunkParams& p) { return m == kQuantized && p.fp8 && p.fp8Linear ? 1 : 3; }
+// The version a chunk is written with: 4 for F32 output, else 3, or 1 for the tests' linear block-scaled FP8
+// quantized chunks (the linear mapping exists only there).
+uint8_t chunkVersion(Method m, const ChunkParams& p) {
+  if (p.wideOutput) return 4;
+  return m == kQuantized && p.fp8 && p.fp8Linear ? 1 : 3;
+}
 
 // The checksum a chunk of this version carries over its decoded bytes.
 uint32_t chunkChecksum(uint8_t version, const uint8_t* decoded, uint64_t bytes) {
@@ -51,12 +57,13 @@ uint32_t chunkChecksum(uint8_t version, const uint8_t* decoded, uint64_t bytes) 
 }
 
 // version: the oldest codec version that decodes the chunk.
-void writeHeader(std::vector<uint8_t>& out, Method m, Dtype d, uint64_t n, uint32_t sum, uint8_t version = 3) {
+void writeHeader(std::vector<uint8_t>& out, Method m, Dtype d, uint64_t n, uint32_t sum, uint8_t version = 3,
+                 bool wide = false) {
   ByteWriter w(out);
   w.u8(kChunkMagic);
   w.u8(version);
   w.u8(m);
-  w.u8(uint8_t(d));
+  w.u8(uint8_t(uint8_t(d) | (wide ? kDtypeWide : 0)));
   w.u32(uint32_t(n));
   w.u32(sum);
 }
@@ -136,6 +143,48 @@ uint32_t* memoFor(double eb) {
   return memo.data();
 }
 
+// F32 output of 16-bit inputs: symbol and F32 reconstruction of every code, per (dtype, bound) and thread (the
+// whole table at once: 65,536 entries cost less than one chunk), and the centres for the decoder.
+template <class T>
+struct WideMemo {
+  double eb = -1;
+  std::vector<uint16_t> sym;  // zigzag ordinal, or kMaxSymbols − 1 (stored exactly)
+  std::vector<uint32_t> rec;  // F32 bits the decoder produces
+  std::vector<uint32_t> rep;  // the grid's centres, by ordinal
+};
+inline uint32_t signedCentre(const std::vector<uint32_t>& rep, int64_t s) {
+  return s >= 0 ? rep[size_t(s)] : rep[size_t(-s)] | 0x80000000u;
+}
+template <class T>
+const WideMemo<T>& wideMemoFor(double eb) {
+  static thread_local WideMemo<T> m;
+  if (!(m.eb == eb)) {
+    constexpr uint16_t kEsc = kMaxSymbols - 1;
+    quantizer::WideGrid<T> g;
+    g.build(eb);
+    m.sym.resize(65536);
+    m.rec.resize(65536);
+    for (uint32_t c = 0; c < 65536; c++) {
+      const uint16_t b = uint16_t(c);
+      const double v = T::value(b);
+      const int32_t ord = g.binOf[b & 0x7fff];
+      bool esc = outliers::mustStoreExact<T>(b, v) || ord < 0;
+      uint32_t zz = kEsc, r = T::widen(b);
+      if (!esc) {
+        const int64_t sg = (b & 0x8000) ? -int64_t(ord) : int64_t(ord);
+        zz = zigzag32(sg);
+        r = signedCentre(g.rep, sg);
+        esc = zz >= kEsc || !(std::fabs(double(bitsToFloat(r)) - v) <= eb);  // the grid guarantees it; checked
+      }
+      m.sym[c] = esc ? kEsc : uint16_t(zz);
+      m.rec[c] = esc ? T::widen(b) : r;
+    }
+    m.rep = std::move(g.rep);
+    m.eb = eb;
+  }
+  return m;
+}
+
 // Returns the checksum (chunkChecksum) of the reconstruction the decoder will produce.
 // Per-thread working memory, reused across chunks so large chunks do not pay page faults on every call.
 struct EncodeScratch {
@@ -180,18 +229,21 @@ constexpr uint64_t kCountCodesMin = 1u << 15;
 constexpr uint64_t kDigestBlock = 1u << 14;
 constexpr uint64_t kCountBlockMin = 1024;
 
-template <class T, bool kScaled>
+template <class T, bool kScaled, bool kWide = false>
 uint32_t encodeQuantized(const uint8_t* in, uint64_t n, const ChunkParams& p, bool countCodes,
                          std::vector<uint8_t>& out) {
   using Bits = typename T::Bits;
   constexpr unsigned B = sizeof(Bits);
+  // The reconstruction's element: the input dtype, or F32 for wide output.
+  using OutBits = std::conditional_t<kWide, uint32_t, Bits>;
+  constexpr unsigned OB = sizeof(OutBits);
   constexpr uint16_t kEsc = kMaxSymbols - 1;  // provisional escape symbol; becomes A − 1 below
   const quantizer::Linear<T> quant(p.eb);
   const ScaleGrid grid{p.fp8, p.firstElement};
   EncodeScratch& sc = encodeScratch();
   sc.inputCrcDone = sc.recCrcDone = false;
   fit(sc.sym, n);
-  fit(sc.rec, n * B);
+  fit(sc.rec, n * OB);
   uint16_t* sym = sc.sym.data();
   uint8_t* rec = sc.rec.data();
   // Pass 1: quantization index of every element as zigzag symbol (predictor "none"), or the escape.
@@ -205,7 +257,34 @@ uint32_t encodeQuantized(const uint8_t* in, uint64_t n, const ChunkParams& p, bo
   constexpr size_t kHistStride = kMaxSymbols + 32;
   hist4.assign(histWays * kHistStride, 0);
   bool counted = false;
-  if constexpr (kScaled) {
+  if constexpr (kWide) {
+    // F32 output: one lookup of symbol and reconstruction per element; the reconstruction digested block by block.
+    (void)countCodes;
+    const WideMemo<T>& wm = wideMemoFor<T>(p.eb);
+    const uint16_t* ms = wm.sym.data();
+    const uint32_t* mr = wm.rec.data();
+    uint32_t* h = hist4.data();
+    uint32_t recCrc = 0;
+    for (uint64_t from = 0; from < n; from += kDigestBlock) {
+      const uint64_t to = std::min<uint64_t>(n, from + kDigestBlock);
+      uint64_t i = from;
+      auto one = [&](uint64_t k, size_t way) {
+        const Bits b = loadLE<Bits>(in + k * B);
+        const uint16_t z = ms[b];
+        sym[k] = z;
+        storeLE<uint32_t>(rec + k * 4, mr[b]);
+        h[way * kHistStride + z]++;
+      };
+      if (histWays == 4)
+        for (; i + 4 <= to; i += 4)
+          for (size_t k = 0; k < 4; k++) one(i + k, k);
+      for (; i < to; i++) one(i, 0);
+      recCrc = crc32(rec + from * 4, (to - from) * 4, recCrc);
+    }
+    sc.recCrc = recCrc;
+    sc.recCrcDone = true;
+    counted = true;
+  } else if constexpr (kScaled) {
     if (p.fp8Linear)
       fp8::encodeSymbolsLinear<T>(in, n, p, kEsc, sym, rec);
     else if (countCodes && p.fp8->blockRows * p.fp8->blockCols >= kCountBlockMin) {
@@ -310,8 +389,11 @@ uint32_t encodeQuantized(const uint8_t* in, uint64_t n, const ChunkParams& p, bo
       } else {
         sym[i] = kEsc;
         q[i] = 0;
-        std::memcpy(rec + i * B, in + i * B, B);
-        if constexpr (kUsesGrid<T>) {
+        if constexpr (kWide)
+          storeLE<uint32_t>(rec + i * 4, T::widen(loadLE<Bits>(in + i * B)));
+        else
+          std::memcpy(rec + i * B, in + i * B, B);
+        if constexpr (kUsesGrid<T> && !kWide) {
           if (sc.codeMemo) sc.exactCodes.push_back(loadLE<Bits>(in + i * B));
         }
       }
@@ -441,14 +523,16 @@ uint32_t encodeQuantized(const uint8_t* in, uint64_t n, const ChunkParams& p, bo
   }
   const uint8_t version = chunkVersion(kQuantized, p);
   if (version >= 3 && sc.recCrcDone) return sc.recCrc;
-  return chunkChecksum(version, rec, n * B);
+  return chunkChecksum(version, rec, n * OB);
 }
 
 // version: the chunk's header version (block-scaled FP8: 1 linear index mapping, 2 per-block code grid).
-template <class T, bool kScaled>
+template <class T, bool kScaled, bool kWide = false>
 Status decodeQuantized(ByteReader& r, uint64_t n, const ChunkParams& p, uint8_t version, uint8_t* out) {
   using Bits = typename T::Bits;
   constexpr unsigned B = sizeof(Bits);
+  using OutBits = std::conditional_t<kWide, uint32_t, Bits>;
+  constexpr unsigned OB = sizeof(OutBits);
   const quantizer::Linear<T> quant(p.eb);
   const ScaleGrid grid{p.fp8, p.firstElement};
   const uint8_t kindByte = r.u8();
@@ -532,10 +616,18 @@ Status decodeQuantized(ByteReader& r, uint64_t n, const ChunkParams& p, uint8_t 
   const uint16_t escSym = uint16_t(A - 1);
   uint64_t e = 0;
   const quantizer::Grid<T>* grid16 = nullptr;
-  if constexpr (kUsesGrid<T> && !kScaled) grid16 = &gridFor<T>(p.eb);
-  // Dtype bits of index v, or false when v is outside the quantizer's range (corrupt input).
-  auto valueOf = [&](int64_t v, uint64_t i, Bits& b) -> bool {
-    if constexpr (kUsesGrid<T> && !kScaled) {
+  const std::vector<uint32_t>* wideRep = nullptr;
+  if constexpr (kWide)
+    wideRep = &wideMemoFor<T>(p.eb).rep;
+  else if constexpr (kUsesGrid<T> && !kScaled)
+    grid16 = &gridFor<T>(p.eb);
+  // Output bits of index v, or false when v is outside the quantizer's range (corrupt input).
+  auto valueOf = [&](int64_t v, uint64_t i, OutBits& b) -> bool {
+    if constexpr (kWide) {
+      (void)i;
+      if (v >= int64_t(wideRep->size()) || -v >= int64_t(wideRep->size())) return false;
+      b = signedCentre(*wideRep, v);
+    } else if constexpr (kUsesGrid<T> && !kScaled) {
       (void)i;
       if (v >= int64_t(grid16->rep.size()) || -v >= int64_t(grid16->rep.size())) return false;
       b = gridValue(*grid16, v);
@@ -572,24 +664,25 @@ Status decodeQuantized(ByteReader& r, uint64_t n, const ChunkParams& p, uint8_t 
     if (n > (uint64_t(1) << 24)) std::vector<uint16_t>().swap(symScratch);
     return s;
   } else if (kind == predictor::kNone) {
-    // Fast path: every symbol maps to one fixed dtype value, written as the symbol is decoded.
-    std::vector<Bits> lut(A);
+    // Fast path: every symbol maps to one fixed output value, written as the symbol is decoded.
+    std::vector<OutBits> lut(A);
     for (uint32_t z = 0; z + 1 < A; z++)
       if (!valueOf(unzigzag32(z), 0, lut[z])) return Status::CorruptChunk;
     // Escapes decode to a sentinel (an all-ones NaN pattern no bin reconstructs to) and are filled in by a
     // second, rarely needed scan; the hot loop then holds only the states, the tables and two pointers.
-    const Bits kSentinel = Bits(~Bits(0));
+    // (F32 output: all ones, which no exact widening of a 16-bit float produces either.)
+    const OutBits kSentinel = OutBits(~OutBits(0));
     lut[escSym] = kSentinel;
     struct LutSink {
-      const Bits* lut;
-      Bits* out;
+      const OutBits* lut;
+      OutBits* out;
       void operator()(size_t i, uint16_t s) { out[i] = lut[s]; }
     };
-    const bool aligned = reinterpret_cast<uintptr_t>(out) % alignof(Bits) == 0;
-    std::vector<Bits> tmp(aligned ? 0 : n);
-    Bits* dst = aligned ? reinterpret_cast<Bits*>(out) : tmp.data();
+    const bool aligned = reinterpret_cast<uintptr_t>(out) % alignof(OutBits) == 0;
+    std::vector<OutBits> tmp(aligned ? 0 : n);
+    OutBits* dst = aligned ? reinterpret_cast<OutBits*>(out) : tmp.data();
     Status s;
-    if constexpr (sizeof(Bits) == 2) {
+    if constexpr (sizeof(Bits) == 2) {  // 16-bit inputs: 16-bit output, or F32
       if (K == 1) {
         s = dec.decodeMapped(sp, slen, n, lut.data(), dst);
       } else {
@@ -604,9 +697,15 @@ Status decodeQuantized(ByteReader& r, uint64_t n, const ChunkParams& p, uint8_t 
     // With no stored escapes a stray escape symbol leaves a sentinel in the output, which the chunk checksum
     // then rejects; with escapes the count must match exactly before they are placed.
     if (escCount > 0 && countEqual(dst, n, kSentinel) != escCount) return Status::CorruptChunk;
-    for (uint64_t i = 0; i < n && e < escCount; i++)
-      if (dst[i] == kSentinel) dst[i] = loadLE<Bits>(escBytes + e++ * B);
-    if (!aligned && n) std::memcpy(out, tmp.data(), n * B);
+    for (uint64_t i = 0; i < n && e < escCount; i++) {
+      if (dst[i] != kSentinel) continue;
+      const Bits x = loadLE<Bits>(escBytes + e++ * B);
+      if constexpr (kWide)
+        dst[i] = T::widen(x);
+      else
+        dst[i] = x;
+    }
+    if (!aligned && n) std::memcpy(out, tmp.data(), n * OB);
   } else {
     std::vector<uint16_t> sym(n);
     struct ArraySink {
@@ -619,10 +718,13 @@ Status decodeQuantized(ByteReader& r, uint64_t n, const ChunkParams& p, uint8_t 
     constexpr int64_t kClamp = int64_t(1) << 31;
     for (uint64_t i = 0, c = 0; i < n; i++, c = c + 1 == R ? 0 : c + 1) {
       const uint16_t sy = sym[i];
-      Bits b;
+      OutBits b;
       if (sy == escSym) {
         if (e >= escCount) return Status::CorruptChunk;
-        b = loadLE<Bits>(escBytes + e * B);
+        if constexpr (kWide)
+          b = T::widen(loadLE<Bits>(escBytes + e * B));
+        else
+          b = loadLE<Bits>(escBytes + e * B);
         e++;
         q[i] = 0;
       } else {
@@ -631,7 +733,7 @@ Status decodeQuantized(ByteReader& r, uint64_t n, const ChunkParams& p, uint8_t 
         q[i] = v;
         if (!valueOf(v, i, b)) return Status::CorruptChunk;
       }
-      storeLE<Bits>(out + i * B, b);
+      storeLE<OutBits>(out + i * OB, b);
     }
   }
   if (e != escCount) return Status::CorruptChunk;
@@ -645,12 +747,18 @@ uint32_t encodeQuantizedFor(const uint8_t* in, uint64_t n, const ChunkParams& p,
   if constexpr (sizeof(typename T::Bits) == 1) {
     if (p.fp8) return encodeQuantized<T, true>(in, n, p, countCodes, out);
   }
+  if constexpr (sizeof(typename T::Bits) == 2) {
+    if (p.wideOutput) return encodeQuantized<T, false, true>(in, n, p, countCodes, out);
+  }
   return encodeQuantized<T, false>(in, n, p, countCodes, out);
 }
 template <class T>
 Status decodeQuantizedFor(ByteReader& r, uint64_t n, const ChunkParams& p, uint8_t version, uint8_t* out) {
   if constexpr (sizeof(typename T::Bits) == 1) {
     if (p.fp8) return decodeQuantized<T, true>(r, n, p, version, out);
+  }
+  if constexpr (sizeof(typename T::Bits) == 2) {
+    if (p.wideOutput) return decodeQuantized<T, false, true>(r, n, p, version, out);
   }
   return decodeQuantized<T, false>(r, n, p, version, out);
 }
@@ -686,6 +794,7 @@ Status checkParams(const ChunkParams& p, uint64_t n) {
   if (n > kMaxChunkElements) return Status::BadParams;
   if (!p.lossless && !(p.eb > 0 && std::isfinite(p.eb))) return Status::BadParams;
   if (p.rowLength == 0) return Status::BadParams;
+  if (p.wideOutput && p.dtype != Dtype::BF16 && p.dtype != Dtype::F16) return Status::BadParams;
   const bool isFp8 = p.dtype == Dtype::F8_E4M3 || p.dtype == Dtype::F8_E5M2;
   if (p.fp8) {
     if (!isFp8) return Status::BadParams;
@@ -702,6 +811,29 @@ Status checkParams(const ChunkParams& p, uint64_t n) {
 }
 
 namespace {
+
+// Exact F32 widening of element i of a 16-bit dtype's bytes.
+inline uint32_t widenAt(const uint8_t* in, uint64_t i, Dtype d) {
+  const uint16_t b = loadLE<uint16_t>(in + i * 2);
+  return d == Dtype::BF16 ? bf16ToF32Bits(b) : f16ToF32Bits(b);
+}
+// CRC-32 of the F32 widening of n 16-bit elements (what a wide chunk coded raw or lossless decodes to).
+uint32_t widenedCrc(const uint8_t* in, uint64_t n, Dtype d) {
+  uint8_t buf[16384];
+  uint32_t crc = 0;
+  for (uint64_t from = 0; from < n; from += sizeof(buf) / 4) {
+    const uint64_t k = std::min<uint64_t>(n - from, sizeof(buf) / 4);
+    for (uint64_t i = 0; i < k; i++) storeLE<uint32_t>(buf + i * 4, widenAt(in, from + i, d));
+    crc = crc32(buf, k * 4, crc);
+  }
+  return crc;
+}
+// Widens n 16-bit elements stored at out + 2n into F32 at out, in place: element i is read (bytes 2n + 2i..) before
+// its F32 is written (bytes 4i..4i + 3), and no write reaches an element not yet read.
+void widenInPlace(uint8_t* out, uint64_t n, Dtype d) {
+  const uint8_t* src = out + 2 * n;
+  for (uint64_t i = 0; i < n; i++) storeLE<uint32_t>(out + i * 4, widenAt(src, i, d));
+}
 
 // The whole encoder; decoded is set to the bytes the decoder will reproduce (the input, or the quantized path's
 // reconstruction in per-thread scratch, valid until the scratch is released). countCodes asks the 16-bit grid
@@ -740,10 +872,10 @@ Status encodeChunkImpl(const uint8_t* in, uint64_t n, const ChunkParams& p, bool
   }
   // Version 3 (CRC-32 checksum): older decoders answer UNSUPPORTED_VERSION instead of misreading it.
   const uint8_t version = chunkVersion(method, p);
-  if (method != kQuantized) sum = chunkChecksum(version, in, rawBytes);
+  if (method != kQuantized) sum = p.wideOutput ? widenedCrc(in, n, p.dtype) : chunkChecksum(version, in, rawBytes);
   decoded = method == kQuantized ? encodeScratch().rec.data() : in;
   std::vector<uint8_t> header;
-  writeHeader(header, method, p.dtype, n, sum, version);
+  writeHeader(header, method, p.dtype, n, sum, version, p.wideOutput);
   std::memcpy(out.data(), header.data(), kChunkHeaderBytes);
   return Status::Ok;
 }
@@ -765,6 +897,8 @@ Status encodeChunk(const uint8_t* in, uint64_t n, const ChunkParams& p, std::vec
 Status encodeChunkMeasured(const uint8_t* in, uint64_t n, const ChunkParams& p, double checkEb,
                            std::vector<uint8_t>& out, uint32_t& decodedCrc, measure::ErrorSums& sums,
                            uint32_t* inputCrc) {
+  // The measured path compares decoded and input in one dtype: F32 output is decoded and compared by the caller.
+  if (p.wideOutput) return Status::BadParams;
   const uint8_t* decoded = nullptr;
   EncodeScratch& sc = encodeScratch();
   sc.codeMemo = nullptr;
@@ -828,21 +962,29 @@ Status decodeChunk(const uint8_t* in, size_t len, const ChunkParams& p, uint64_t
   if (version == 0 || version > kCodecVersion) return Status::UnsupportedVersion;
   // Version 2 was written only for block-scaled FP8 quantized chunks.
   if (version == 2 && !(method == kQuantized && p.fp8)) return Status::CorruptChunk;
-  if (dtype != uint8_t(p.dtype)) return Status::CorruptChunk;
+  // The dtype byte: the input dtype, and whether the chunk decodes to F32 (written only by version 4 and later).
+  const bool wide = (dtype & kDtypeWide) != 0;
+  if (uint8_t(dtype & ~kDtypeWide) != uint8_t(p.dtype) || wide != p.wideOutput) return Status::CorruptChunk;
+  if (wide && version < 4) return Status::CorruptChunk;
   if (count != n) return Status::SizeMismatch;
   const unsigned B = dtypeBytes(p.dtype);
+  const unsigned OB = outputBytes(p);
+  // Raw and lossless chunks decode in the input dtype; with F32 output, into the upper half of out, widened after.
+  uint8_t* exact = wide ? out + 2 * n : out;
   Status s = Status::Ok;
   switch (method) {
     case kRaw: {
       const uint8_t* raw = r.take(n * B);
       if (!raw) return r.status();
       if (r.remaining() != 0) return Status::CorruptChunk;
-      if (n) std::memcpy(out, raw, n * B);
+      if (n) std::memcpy(exact, raw, n * B);
+      if (wide) widenInPlace(out, n, p.dtype);
       break;
     }
     case kPlanes:
-      s = lossless::decodePlanes(r, n, B, out);
+      s = lossless::decodePlanes(r, n, B, exact);
       if (s == Status::Ok && r.remaining() != 0) s = Status::CorruptChunk;
+      if (s == Status::Ok && wide) widenInPlace(out, n, p.dtype);
       break;
     case kQuantized:
       if (p.lossless) return Status::CorruptChunk;
@@ -851,7 +993,7 @@ Status decodeChunk(const uint8_t* in, size_t len, const ChunkParams& p, uint64_t
     default: return Status::CorruptChunk;
   }
   if (s != Status::Ok) return s;
-  if (chunkChecksum(version, out, n * B) != sum) return Status::ChecksumMismatch;
+  if (chunkChecksum(version, out, n * OB) != sum) return Status::ChecksumMismatch;
   return Status::Ok;
 }
 

@@ -122,18 +122,33 @@ inline uint8_t doubleToE5m2(double d) {
   return uint8_t(sign | roundSmallFloat(std::fabs(d), 2, 15, 57344.0, 0x7c));
 }
 
+// Exact widening of 16-bit floats to F32 bits (every BF16 and F16 value, NaN payloads, ±Inf and −0 included, is
+// an F32 value): the F32-output mode's reconstruction of values the codec stores exactly.
+inline uint32_t bf16ToF32Bits(uint16_t b) { return uint32_t(b) << 16; }
+inline uint32_t f16ToF32Bits(uint16_t h) {
+  const uint32_t sign = uint32_t(h & 0x8000) << 16;
+  const uint32_t e = (h >> 10) & 0x1f, m = h & 0x3ffu;
+  if (e == 0x1f) return sign | 0x7f800000u | m << 13;
+  if (e != 0) return sign | (e + 112) << 23 | m << 13;
+  if (m == 0) return sign;
+  // Subnormal: m × 2^−24, exact in float.
+  return sign | floatToBits(float(m) * 5.9604644775390625e-08f);
+}
+
 // Traits used by the templated stages: Bits is the storage word of one element.
 struct Bf16T {
   using Bits = uint16_t;
   static constexpr Dtype kind = Dtype::BF16;
   static double value(Bits b) { return bf16ToDouble(b); }
   static Bits round(double d) { return doubleToBf16(d); }
+  static uint32_t widen(Bits b) { return bf16ToF32Bits(b); }
 };
 struct F16T {
   using Bits = uint16_t;
   static constexpr Dtype kind = Dtype::F16;
   static double value(Bits b) { return f16ToDouble(b); }
   static Bits round(double d) { return doubleToF16(d); }
+  static uint32_t widen(Bits b) { return f16ToF32Bits(b); }
 };
 struct F32T {
   using Bits = uint32_t;

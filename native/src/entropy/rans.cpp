@@ -318,9 +318,28 @@ Status Decoder::decode(const uint8_t* p, size_t len, size_t n, const uint8_t* ct
 }
 
 
-template <uint32_t kSB, bool kSplit>
+// The 64-bit table entry of decodeMapped, by output word: 16-bit values as value (bits 0–15) | slot − cum (16–31)
+// | freq (32–63); 32-bit values (F32 output) as value (0–31) | slot − cum (32–47) | freq (48–63). Both counts are
+// at most 2^15, so either layout holds them; split tables keep cum where slot − cum would be.
+template <class OutT>
+struct MappedEntry;
+template <>
+struct MappedEntry<uint16_t> {
+  static uint64_t make(uint64_t v, uint64_t adj, uint64_t f) { return v | adj << 16 | f << 32; }
+  static uint32_t freq(uint64_t e) { return uint32_t(e >> 32); }
+  static uint32_t adj(uint64_t e) { return uint32_t(e) >> 16; }
+};
+template <>
+struct MappedEntry<uint32_t> {
+  static uint64_t make(uint64_t v, uint64_t adj, uint64_t f) { return v | adj << 32 | f << 48; }
+  static uint32_t freq(uint64_t e) { return uint32_t(e >> 48); }
+  static uint32_t adj(uint64_t e) { return uint32_t(e >> 32) & 0xffffu; }
+};
+
+template <uint32_t kSB, bool kSplit, class OutT>
 Status Decoder::decodeMappedImpl(const uint8_t* p, size_t len, size_t n, const uint64_t* table, const uint8_t* slot8,
-                                 uint16_t* out) const {
+                                 OutT* out) const {
+  using E = MappedEntry<OutT>;
   if (len < 4 * kLanes || (len & 1)) return Status::CorruptChunk;
   const uint8_t* const end = p + len;
   uint32_t x[kLanes];
@@ -339,8 +358,8 @@ Status Decoder::decodeMappedImpl(const uint8_t* p, size_t len, size_t n, const u
     else return table[st & mask];
   };
   auto adjust = [&](uint64_t e, uint32_t st) -> uint32_t {
-    if constexpr (kSplit) return (st & mask) - (uint32_t(e) >> 16);
-    else return uint32_t(e) >> 16;
+    if constexpr (kSplit) return (st & mask) - E::adj(e);
+    else return E::adj(e);
   };
   // Entry: value (bits 0–15) | slot − cum (16–31) | freq (32–63); the state update is the same arithmetic as
   // decodeImpl's. The renormalisation is branch-free (a branch there is mispredicted on ~40 % of steps): the
@@ -348,8 +367,8 @@ Status Decoder::decodeMappedImpl(const uint8_t* p, size_t len, size_t n, const u
 #define SP_STEP(st, k)                                                               \
   {                                                                                  \
     const uint64_t e = entryOf(st);                                                  \
-    out[i + k] = uint16_t(e);                                                        \
-    st = uint32_t(e >> 32) * (st >> sb) + adjust(e, st);                             \
+    out[i + k] = OutT(e);                                                            \
+    st = E::freq(e) * (st >> sb) + adjust(e, st);                                    \
     uint16_t w16;                                                                    \
     std::memcpy(&w16, p, 2); /* little-endian host */                                \
     renormalise(st, w16, p);                                                         \
@@ -367,8 +386,8 @@ Status Decoder::decodeMappedImpl(const uint8_t* p, size_t len, size_t n, const u
   // The rest (near the stream's end, or the n mod 4 tail): every read is checked.
   auto checkedStep = [&](uint32_t& st, size_t k) {
     const uint64_t e = entryOf(st);
-    out[k] = uint16_t(e);
-    st = uint32_t(e >> 32) * (st >> sb) + adjust(e, st);
+    out[k] = OutT(e);
+    st = E::freq(e) * (st >> sb) + adjust(e, st);
     if (st < kL) {
       if (end - p < 2) return false;
       st = (st << 16) | uint32_t(p[0]) | uint32_t(p[1]) << 8;
@@ -386,7 +405,9 @@ Status Decoder::decodeMappedImpl(const uint8_t* p, size_t len, size_t n, const u
   return Status::Ok;
 }
 
-Status Decoder::decodeMapped(const uint8_t* p, size_t len, size_t n, const uint16_t* lut, uint16_t* out) const {
+template <class OutT>
+Status Decoder::decodeMappedAny(const uint8_t* p, size_t len, size_t n, const OutT* lut, OutT* out) const {
+  using E = MappedEntry<OutT>;
   if (count_ != 1 || !model0_) return Status::CorruptChunk;
   const Model& m = *model0_;
   const uint32_t total = 1u << scaleBits_;
@@ -403,26 +424,33 @@ Status Decoder::decodeMapped(const uint8_t* p, size_t len, size_t n, const uint1
     if (slot8.size() < total) slot8.resize(total);
     for (size_t s = 0; s < m.alphabet(); s++) {
       const uint64_t f = m.freq[s], c = m.cum[s];
-      t[s] = lut[s] | (c << 16) | (f << 32);
+      t[s] = E::make(lut[s], c, f);
       std::memset(slot8.data() + c, int(s), f);
     }
     switch (scaleBits_) {
-      case 13: return decodeMappedImpl<13, true>(p, len, n, t, slot8.data(), out);
-      case 14: return decodeMappedImpl<14, true>(p, len, n, t, slot8.data(), out);
-      default: return decodeMappedImpl<0, true>(p, len, n, t, slot8.data(), out);
+      case 13: return decodeMappedImpl<13, true, OutT>(p, len, n, t, slot8.data(), out);
+      case 14: return decodeMappedImpl<14, true, OutT>(p, len, n, t, slot8.data(), out);
+      default: return decodeMappedImpl<0, true, OutT>(p, len, n, t, slot8.data(), out);
     }
   }
   for (size_t s = 0; s < m.alphabet(); s++) {
     const uint64_t f = m.freq[s], c = m.cum[s], v = lut[s];
-    for (uint32_t j = 0; j < f; j++) t[c + j] = v | (uint64_t(j) << 16) | (f << 32);
+    for (uint32_t j = 0; j < f; j++) t[c + j] = E::make(v, j, f);
   }
   switch (scaleBits_) {
-    case 12: return decodeMappedImpl<12, false>(p, len, n, t, nullptr, out);
-    case 13: return decodeMappedImpl<13, false>(p, len, n, t, nullptr, out);
-    case 14: return decodeMappedImpl<14, false>(p, len, n, t, nullptr, out);
-    case 15: return decodeMappedImpl<15, false>(p, len, n, t, nullptr, out);
-    default: return decodeMappedImpl<0, false>(p, len, n, t, nullptr, out);
+    case 12: return decodeMappedImpl<12, false, OutT>(p, len, n, t, nullptr, out);
+    case 13: return decodeMappedImpl<13, false, OutT>(p, len, n, t, nullptr, out);
+    case 14: return decodeMappedImpl<14, false, OutT>(p, len, n, t, nullptr, out);
+    case 15: return decodeMappedImpl<15, false, OutT>(p, len, n, t, nullptr, out);
+    default: return decodeMappedImpl<0, false, OutT>(p, len, n, t, nullptr, out);
   }
+}
+
+Status Decoder::decodeMapped(const uint8_t* p, size_t len, size_t n, const uint16_t* lut, uint16_t* out) const {
+  return decodeMappedAny(p, len, n, lut, out);
+}
+Status Decoder::decodeMapped(const uint8_t* p, size_t len, size_t n, const uint32_t* lut, uint32_t* out) const {
+  return decodeMappedAny(p, len, n, lut, out);
 }
 
 }  // namespace sp::entropy

@@ -60,6 +60,8 @@ class Decoder {
   // the model). One 64-bit table entry per slot (value | slot − cum | freq) puts a single load on each lane's
   // dependency chain, and no per-symbol lookups remain besides it.
   Status decodeMapped(const uint8_t* p, size_t len, size_t n, const uint16_t* lut, uint16_t* out) const;
+  // The same to 32-bit values (F32 output of 16-bit inputs).
+  Status decodeMapped(const uint8_t* p, size_t len, size_t n, const uint32_t* lut, uint32_t* out) const;
   // Block contexts: symbols [b·blockSize, (b+1)·blockSize) use model blockClass[b]; blockSize must be a
   // multiple of 4 (the lane count) so that model switches fall between rounds. Faster than per-symbol ctx.
   template <class Sink>
@@ -70,9 +72,11 @@ class Decoder {
   template <bool kCtx, uint32_t kSB, bool kPacked, class Sink>
   Status decodeImpl(const uint8_t* p, size_t len, size_t n, const uint8_t* ctx, Sink& sink, size_t blockSize = 0,
                     const uint8_t* blockClass = nullptr) const;
-  template <uint32_t kSB, bool kSplit>
+  template <class OutT>
+  Status decodeMappedAny(const uint8_t* p, size_t len, size_t n, const OutT* lut, OutT* out) const;
+  template <uint32_t kSB, bool kSplit, class OutT>
   Status decodeMappedImpl(const uint8_t* p, size_t len, size_t n, const uint64_t* table, const uint8_t* slot8,
-                          uint16_t* out) const;
+                          OutT* out) const;
   // Single-model streams with at most 256 symbols and scaleBits <= 12 also get one 32-bit entry per slot:
   // symbol (8 bits) | freq − 1 (12 bits) | slot − cum (12 bits), so a step costs one table load.
   std::vector<uint32_t> packed_;

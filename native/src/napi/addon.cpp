@@ -38,7 +38,7 @@ bool getNumber(const Napi::Object& o, const char* key, double& out) {
 
 bool validCount(double v) { return v >= 0 && v <= 9007199254740991.0 && v == double(uint64_t(v)); }
 
-// Reads {dtype, lossless, eb, rowLength, firstElement, fp8?, fp8Linear?} as passed by src-main/core/codec/index.ts.
+// Reads {dtype, lossless, eb, rowLength, firstElement, fp8?, fp8Linear?, wideOutput?} as passed by src-main/core/codec/index.ts.
 bool readParams(const Napi::Object& o, ChunkParams& p, sp::Fp8Scales& g) {
   double dtype, lossless, eb, rowLength, first;
   if (!getNumber(o, "dtype", dtype) || !getNumber(o, "lossless", lossless) || !getNumber(o, "eb", eb) ||
@@ -55,6 +55,8 @@ bool readParams(const Napi::Object& o, ChunkParams& p, sp::Fp8Scales& g) {
   // Tests only: encode block-scaled FP8 as codec version 1 did.
   const Napi::Value lin = o.Get("fp8Linear");
   p.fp8Linear = lin.IsBoolean() && lin.As<Napi::Boolean>().Value();
+  const Napi::Value wide = o.Get("wideOutput");
+  p.wideOutput = wide.IsBoolean() && wide.As<Napi::Boolean>().Value();
   Napi::Value f = o.Get("fp8");
   if (f.IsObject()) {
     Napi::Object fo = f.As<Napi::Object>();
@@ -288,14 +290,14 @@ Napi::Value Decompress(const Napi::CallbackInfo& info) {
   const uint64_t n = uint64_t(count);
   // Reject before allocating: a chunk this short cannot hold n elements' header.
   if (len < sp::kChunkHeaderBytes) return throwCodec(env, Status::Truncated);
-  Napi::ArrayBuffer ab = Napi::ArrayBuffer::New(env, size_t(n * sp::dtypeBytes(p.dtype)));
+  Napi::ArrayBuffer ab = Napi::ArrayBuffer::New(env, size_t(n * sp::outputBytes(p)));
   const Status s = sp::decodeChunk(data, len, p, n, static_cast<uint8_t*>(ab.Data()));
   if (s != Status::Ok) return throwCodec(env, s);
   return Napi::Uint8Array::New(env, ab.ByteLength(), ab, 0);
 }
 
 // decompressChunkInto(input, params, elementCount, target): decodes straight into target (a Uint8Array of exactly
-// elementCount × dtypeBytes bytes), saving an allocation and a copy per chunk for whole-tensor decoding.
+// elementCount × output element bytes: dtypeBytes, or 4 with wideOutput), saving an allocation and a copy per chunk for whole-tensor decoding.
 Napi::Value DecompressInto(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const uint8_t* data;
@@ -314,8 +316,9 @@ Napi::Value DecompressInto(const Napi::CallbackInfo& info) {
   if (ta.TypedArrayType() != napi_uint8_array) return throwCodec(env, Status::BadParams, "decompressChunkInto: target must be a Uint8Array");
   Napi::Uint8Array target = ta.As<Napi::Uint8Array>();
   const uint64_t n = uint64_t(count);
-  if (target.ByteLength() != n * sp::dtypeBytes(p.dtype))
-    return throwCodec(env, Status::BadParams, "decompressChunkInto: target length differs from elementCount × dtype size");
+  if (target.ByteLength() != n * sp::outputBytes(p))
+    return throwCodec(env, Status::BadParams,
+                      "decompressChunkInto: target length differs from elementCount × output element size");
   if (data == target.Data() || (data < target.Data() + target.ByteLength() && target.Data() < data + len))
     return throwCodec(env, Status::BadParams, "decompressChunkInto: input and target overlap");
   const Status s = sp::decodeChunk(data, len, p, n, target.Data());

@@ -6,6 +6,7 @@
 #pragma once
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <vector>
 
 namespace sp::quantizer {
@@ -53,6 +54,62 @@ struct Grid {
           rep.push_back(uint16_t(centre));
           for (uint32_t k = first; k <= last; k++) binOf[k] = int32_t(ord);
         });
+  }
+};
+
+// The grid for F32 output of 16-bit inputs (SZ3's setting: BF16/F16 weights, float reconstruction). A bin's
+// centre need not be representable in the input dtype, only in F32, so a bin may hold every consecutive code
+// within a span of 2eb (twice what a representable centre allows where the dtype's ulp is near eb). Bin 0 holds
+// the magnitudes ≤ eb around centre 0; each later bin starts at the first code not yet binned and takes codes
+// while their span stays within 2eb and the F32 midpoint of its ends stays within eb of both (rounding to F32 can
+// move it; the bin then ends earlier). Values past the last bin have none (stored exactly).
+template <class T>
+struct WideGrid {
+  static constexpr uint32_t kMaxBins = Grid<T>::kMaxBins;
+  double eb = -1;
+  std::vector<int32_t> binOf;  // bin ordinal of each non-negative magnitude code, or −1
+  std::vector<uint32_t> rep;   // F32 bits of each ordinal's centre (non-negative)
+
+  static uint32_t f32Bits(double d) {
+    const float f = float(d);
+    uint32_t u;
+    std::memcpy(&u, &f, 4);
+    return u;
+  }
+  static double f32Value(uint32_t u) {
+    float f;
+    std::memcpy(&f, &u, 4);
+    return double(f);
+  }
+
+  void build(double bound) {
+    eb = bound;
+    binOf.assign(0x8000, -1);
+    rep.clear();
+    uint32_t end = 0;
+    while (end < 0x8000 && std::isfinite(T::value(uint16_t(end)))) end++;
+    auto value = [](uint32_t c) { return T::value(uint16_t(c)); };
+    uint32_t i = 0;
+    while (i < end && rep.size() < kMaxBins) {
+      const uint32_t ord = uint32_t(rep.size());
+      uint32_t j = i;
+      uint32_t centre = 0;
+      if (i == 0) {
+        while (j + 1 < end && value(j + 1) <= bound) j++;
+      } else {
+        const double a = value(i);
+        while (j + 1 < end && value(j + 1) - a <= 2 * bound) j++;
+        for (;; j--) {
+          centre = f32Bits(0.5 * (a + value(j)));
+          const double c = f32Value(centre);
+          if ((c - a <= bound && value(j) - c <= bound) || j == i) break;
+        }
+        if (j == i) centre = f32Bits(a);  // exact: every 16-bit float is an F32 value
+      }
+      rep.push_back(centre);
+      for (uint32_t k = i; k <= j; k++) binOf[k] = int32_t(ord);
+      i = j + 1;
+    }
   }
 };
 

@@ -9,7 +9,7 @@ export type { ChunkCodecParams, CodecDtype, ErrorMode, ErrorSums, Fp8BlockScales
 
 /** Newest chunk bitstream version this build reads and writes (it reads 1–3). Version 3 chunks carry the zlib
  *  CRC-32 of their decoded bytes as their checksum; each chunk header holds the oldest version that decodes it. */
-export const CODEC_VERSION = 3
+export const CODEC_VERSION = 4
 
 /** Default elements per chunk for whole-tensor helpers (rounded down to whole rows). */
 export const DEFAULT_CHUNK_ELEMENTS = 1 << 20
@@ -20,6 +20,11 @@ const DTYPE_BYTES: Record<CodecDtype, number> = { BF16: 2, F16: 2, F32: 4, F64: 
 /** Bytes per element of a codec dtype. */
 export function dtypeBytes(dtype: CodecDtype): number {
   return DTYPE_BYTES[dtype]
+}
+
+/** Bytes per decoded element: the dtype's, or 4 when a BF16/F16 chunk decodes to F32 (`outputDtype: 'F32'`). */
+export function outputBytes(p: Pick<ChunkCodecParams, 'dtype' | 'outputDtype'>): number {
+  return p.outputDtype === 'F32' ? 4 : DTYPE_BYTES[p.dtype]
 }
 
 /** A codec failure with a stable code (CORRUPT_CHUNK, TRUNCATED, CHECKSUM_MISMATCH, SIZE_MISMATCH, BAD_PARAMS, …). */
@@ -40,6 +45,7 @@ interface NativeParams {
   firstElement: number
   fp8?: Fp8BlockScales
   fp8Linear?: boolean
+  wideOutput?: boolean
 }
 
 /** What chunk calls read: bytes in memory, or a mapped file region (by its id). */
@@ -140,6 +146,7 @@ function toNative(p: ChunkCodecParams): NativeParams {
   }
   if (p.fp8) out.fp8 = p.fp8
   if (p.fp8Linear) out.fp8Linear = true
+  if (p.outputDtype === 'F32') out.wideOutput = true
   return out
 }
 
@@ -208,7 +215,10 @@ export function compressChunkMeasuredInto(
   }
 }
 
-/** Decodes one chunk back to raw little-endian dtype bytes; throws CodecError on any inconsistency. */
+/**
+ * Decodes one chunk back to raw little-endian bytes of the output dtype (the input's, or F32 with
+ * `outputDtype: 'F32'`); throws CodecError on any inconsistency.
+ */
 export function decompressChunk(input: ChunkInput, p: ChunkCodecParams, elementCount: number): Uint8Array {
   try {
     return addon().decompressChunk(nativeInput(input), toNative(p), elementCount)
@@ -218,7 +228,7 @@ export function decompressChunk(input: ChunkInput, p: ChunkCodecParams, elementC
 }
 
 /**
- * Like decompressChunk, but decodes straight into target, which must be exactly elementCount × dtype bytes
+ * Like decompressChunk, but decodes straight into target, which must be exactly elementCount × outputBytes(p) bytes
  * (e.g. a subarray of the whole tensor's buffer). On error target's contents are unspecified.
  */
 export function decompressChunkInto(
@@ -514,6 +524,8 @@ export interface TensorCodecOptions {
   shape: number[]
   fp8?: Fp8BlockScales
   chunkElements?: number
+  /** 'F32': BF16/F16 weights reconstructed as F32 (ChunkCodecParams.outputDtype). */
+  outputDtype?: 'F32'
 }
 
 export interface CompressedTensor {
@@ -555,6 +567,7 @@ export function compressTensor(input: Uint8Array, o: TensorCodecOptions): Compre
     const slice = input.subarray(first * width, (first + count) * width)
     const p: ChunkCodecParams = { dtype: o.dtype, mode, eb, rowLength, firstElement: first }
     if (o.fp8) p.fp8 = o.fp8
+    if (o.outputDtype) p.outputDtype = o.outputDtype
     const c = compressChunk(slice, p)
     chunks.push(c)
     chunkElements.push(count)
@@ -572,13 +585,18 @@ export interface TensorDecodeInput {
   fp8?: Fp8BlockScales
   chunks: Uint8Array[]
   chunkElements: number[]
+  /** As given to compressTensor. */
+  outputDtype?: 'F32'
 }
 
-/** Decodes the chunks of compressTensor back into one buffer of raw dtype bytes. */
+/** Decodes the chunks of compressTensor back into one buffer of raw bytes of the output dtype. */
 export function decompressTensor(c: TensorDecodeInput): Uint8Array {
-  const width = DTYPE_BYTES[c.dtype]
+  const width = outputBytes(c)
   const total = c.chunkElements.reduce((a, b) => a + b, 0)
-  const out = new Uint8Array(total * width)
+  // Not zero-filled: every byte is decoded into (a failing chunk throws and the buffer is dropped), and filling
+  // first costs a tenth of a fast decode.
+  const raw = Buffer.allocUnsafeSlow(total * width)
+  const out = new Uint8Array(raw.buffer, raw.byteOffset, raw.byteLength)
   const rowLength = rowLengthOf(c.shape)
   const mode: 'lossless' | 'abs' = c.mode !== 'lossless' && c.eb > 0 ? 'abs' : 'lossless'
   let first = 0
@@ -586,6 +604,7 @@ export function decompressTensor(c: TensorDecodeInput): Uint8Array {
     const count = c.chunkElements[k] ?? 0
     const p: ChunkCodecParams = { dtype: c.dtype, mode, eb: c.eb, rowLength, firstElement: first }
     if (c.fp8) p.fp8 = c.fp8
+    if (c.outputDtype) p.outputDtype = c.outputDtype
     decompressChunkInto(chunk, p, count, out.subarray(first * width, (first + count) * width))
     first += count
   })

@@ -39,6 +39,14 @@ export interface ChunkCodecParams {
   /** Tests only: encode block-scaled FP8 as chunk version 1 did (linear index, codes it cannot place stored raw),
    *  to check that such chunks keep decoding. */
   fp8Linear?: boolean
+  /**
+   * 'F32': a BF16/F16 chunk decodes to F32 (4 bytes per element) instead of its own dtype. Bins then need not have
+   * a centre representable in BF16/F16, only in F32: where a BF16 ulp is near the bound a bin holds twice the
+   * codes, so the same bound costs fewer bits (SZ3's setting: it reconstructs floats). Every F32 value is within
+   * eb of the original; NaN, ±Inf, −0 and values stored exactly come back as their exact F32 widening. The chunk
+   * records it (version 4) and decodes only with the same setting. Not with 'compressChunkMeasured'.
+   */
+  outputDtype?: 'F32'
 }
 
 /** Error sums of one chunk (original vs reconstruction); combined across chunks into a tensor's metrics. */
