@@ -173,7 +173,9 @@ if (!json) {
   rows.push('')
   rows.push('Lossless (bit-exact BF16):')
   rows.push('')
-  rows.push('| file | ratio | bf16 order-0 entropy | zstd-19 | byte-split + zstd-19 | check | comp MB/s | decomp MB/s |')
+  rows.push(
+    '| file | ratio | bf16 order-0 entropy | zstd-19 | byte-split + zstd-19 | check | comp MB/s | decomp MB/s |',
+  )
   rows.push('|---|---|---|---|---|---|---|---|')
   rows.push(...lossless)
   rows.push('')

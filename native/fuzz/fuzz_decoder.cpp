@@ -1,7 +1,8 @@
 // libFuzzer harness for the chunk decoder. The first 6 bytes pick the parameters (dtype, mode, bound, element
 // count, row length, FP8 block scales); the rest is fed to decodeChunk as a chunk. Odd selector bytes instead encode the rest as
 // raw values and check the round trip, so the encoder's outputs are fuzzed too (block-scaled FP8 in both chunk
-// versions: byte 1 bit 5 selects the version-1 linear index, else the version-2 code grid).
+// versions: byte 1 bit 5 selects the version-1 linear index, else the version-2 code grid). For BF16/F16, byte 5
+// bit 0 selects F32 output; its round trips are checked against the bound (and exact widening when lossless).
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
@@ -47,18 +48,38 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     g.count = scales.size();
     p.fp8 = &g;
   }
+  const bool half = d == Dtype::BF16 || d == Dtype::F16;
+  p.wideOutput = half && (data[5] & 1);
+  const unsigned OB = outputBytes(p);
   if (roundTrip) {
     const uint64_t m = len / B;
     std::vector<uint8_t> chunk;
     if (encodeChunk(body, m, p, chunk) != Status::Ok) abort();
     if (chunk.size() > maxChunkBytes(m, d)) abort();
-    std::vector<uint8_t> out(m * B);
+    std::vector<uint8_t> out(m * OB);
     if (decodeChunk(chunk.data(), chunk.size(), p, m, out.data()) != Status::Ok) abort();
+    if (p.wideOutput) {
+      for (uint64_t i = 0; i < m; i++) {
+        uint16_t b;
+        uint32_t y;
+        std::memcpy(&b, body + 2 * i, 2);
+        std::memcpy(&y, out.data() + 4 * i, 4);
+        const uint32_t exact = d == Dtype::BF16 ? bf16ToF32Bits(b) : f16ToF32Bits(b);
+        const double v = d == Dtype::BF16 ? bf16ToDouble(b) : f16ToDouble(b);
+        const bool special = !std::isfinite(v) || (v == 0 && std::signbit(v));
+        if (lossless || special) {
+          if (y != exact) abort();
+        } else if (!(std::fabs(double(bitsToFloat(y)) - v) <= p.eb)) {
+          abort();
+        }
+      }
+      return 0;
+    }
     if (lossless && m != 0 && std::memcmp(out.data(), body, m * B) != 0) abort();
     return 0;
   }
   std::vector<uint8_t> chunk(body, body + len);  // exact-size heap copy so overreads are caught
-  std::vector<uint8_t> out(n * B);
+  std::vector<uint8_t> out(n * OB);
   (void)decodeChunk(chunk.data(), chunk.size(), p, n, out.data());
   return 0;
 }

@@ -140,6 +140,84 @@ static void corruptions() {
   }
 }
 
+// F32 output of BF16/F16 (ChunkParams::wideOutput): every pattern, bound and size round-trips within the bound
+// into an exact-size buffer (ASan sees an overwrite), specials and lossless chunks as their exact widening, and
+// never decodes as a BF16/F16-output chunk; truncations and flips of wide chunks are all caught.
+static void wideRoundTrips() {
+  std::mt19937 rng(29);
+  const double bounds[] = {0, 1e-6, 1e-4, 1e-3, 1e-2, 1};
+  const size_t sizes[] = {0, 1, 5, 64, 1000, 20000};
+  for (Dtype d : {Dtype::BF16, Dtype::F16})
+    for (double eb : bounds)
+      for (size_t n : sizes)
+        for (int pattern = 0; pattern < 6; pattern++) {
+          auto in = makeData(d, n, pattern, rng);
+          ChunkParams p;
+          p.dtype = d;
+          p.lossless = eb == 0;
+          p.eb = eb;
+          p.rowLength = n >= 64 ? 64 : 1;
+          p.wideOutput = true;
+          std::vector<uint8_t> chunk;
+          Status s = encodeChunk(in.data(), n, p, chunk);
+          CHECK(s == Status::Ok, "wide encode %s", statusCode(s));
+          CHECK(chunk.size() <= maxChunkBytes(n, d), "wide size bound");
+          CHECK(n == 0 || chunk[1] == 4, "wide chunks are version 4");
+          std::vector<uint8_t> out(n * 4);
+          s = decodeChunk(chunk.data(), chunk.size(), p, n, out.data());
+          CHECK(s == Status::Ok, "wide decode %s dtype %d eb %g n %zu pattern %d", statusCode(s), int(d), eb, n, pattern);
+          for (size_t i = 0; i < n; i++) {
+            uint16_t b;
+            uint32_t y;
+            std::memcpy(&b, in.data() + 2 * i, 2);
+            std::memcpy(&y, out.data() + 4 * i, 4);
+            const double x = valueOf(d, in.data() + 2 * i);
+            const bool special = !std::isfinite(x) || (x == 0 && std::signbit(x));
+            if (eb == 0 || special) {
+              const uint32_t exact = d == Dtype::BF16 ? bf16ToF32Bits(b) : f16ToF32Bits(b);
+              CHECK(y == exact, "wide: not the exact widening at %zu (%08x vs %08x)", i, y, exact);
+            } else {
+              CHECK(std::fabs(double(bitsToFloat(y)) - x) <= eb, "wide bound: dtype %d eb %g i %zu", int(d), eb, i);
+            }
+          }
+          ChunkParams narrow = p;
+          narrow.wideOutput = false;
+          std::vector<uint8_t> out2(n * 2);
+          if (n) CHECK(decodeChunk(chunk.data(), chunk.size(), narrow, n, out2.data()) == Status::CorruptChunk,
+                       "a wide chunk decoded as narrow");
+        }
+  // Corruption of wide chunks, quantized (plain, block contexts, predictor) and lossless.
+  for (int variant = 0; variant < 4; variant++) {
+    const size_t n = 6400;
+    auto in = makeData(Dtype::BF16, n, variant == 2 ? 4 : variant == 3 ? 5 : 3, rng);
+    ChunkParams p;
+    p.dtype = Dtype::BF16;
+    p.lossless = variant == 0;
+    p.eb = 1e-3;
+    p.rowLength = 64;
+    p.wideOutput = true;
+    std::vector<uint8_t> chunk;
+    encodeChunk(in.data(), n, p, chunk);
+    std::vector<uint8_t> out(n * 4), good(n * 4);
+    CHECK(decodeChunk(chunk.data(), chunk.size(), p, n, good.data()) == Status::Ok, "wide: decode");
+    for (size_t len = 0; len < chunk.size(); len += 1 + len / 64) {
+      std::vector<uint8_t> cut(chunk.begin(), chunk.begin() + len);
+      CHECK(decodeChunk(cut.data(), cut.size(), p, n, out.data()) != Status::Ok, "wide: truncated to %zu decoded", len);
+    }
+    // A flip must give an error or, where it changes nothing the decoder produces (e.g. the lowest bit of a model's
+    // alphabet size when the extra symbol gets no frequency), the very same output: never other values.
+    for (int k = 0; k < 2000; k++) {
+      std::vector<uint8_t> bad = chunk;
+      const size_t at = rng() % bad.size();
+      const unsigned bit = rng() % 8;
+      bad[at] ^= uint8_t(1u << bit);
+      CHECK(decodeChunk(bad.data(), bad.size(), p, n, out.data()) != Status::Ok || out == good,
+            "wide: a flip changed the output unnoticed (variant %d, byte %zu of %zu, bit %u)", variant, at, bad.size(),
+            bit);
+    }
+  }
+}
+
 // Writes valid chunks, prefixed with the fuzzer's 6 parameter bytes, as a starting corpus for the fuzzer.
 static void writeSeeds(const char* dir) {
   std::mt19937 rng(3);
@@ -163,6 +241,18 @@ static void writeSeeds(const char* dir) {
       std::fwrite(prefix, 1, 6, f);
       std::fwrite(chunk.data(), 1, chunk.size(), f);
       std::fclose(f);
+      if (d == int(Dtype::BF16) || d == int(Dtype::F16)) {
+        // The same with F32 output (byte 5 bit 0).
+        p.wideOutput = true;
+        encodeChunk(in.data(), n, p, chunk);
+        const uint8_t widePrefix[6] = {prefix[0], prefix[1], prefix[2], prefix[3], prefix[4], 1};
+        std::snprintf(path, sizeof path, "%s/seed-wide-%02d", dir, k);
+        f = std::fopen(path, "wb");
+        if (!f) continue;
+        std::fwrite(widePrefix, 1, 6, f);
+        std::fwrite(chunk.data(), 1, chunk.size(), f);
+        std::fclose(f);
+      }
     }
   // Block-scaled FP8 under the fuzzer's own parameter rule (byte 5 = 0x3f: 4 × 8 blocks, its odd scales), in both
   // chunk versions: the code grid (3) and the linear index of the test switch (1, selector byte 1 bit 5).
@@ -482,6 +572,7 @@ int main(int argc, char** argv) {
   fp8Blocks();
   roundTrips();
   corruptions();
+  wideRoundTrips();
   fastDecoderAgrees();
   rangeKernelsAgree();
   if (failures) {

@@ -93,3 +93,52 @@ export function checkBound(
   }
   return { ok: true, maxErr }
 }
+
+/**
+ * F32 bits of the exact widening of a BF16 or F16 element, derived from its bit fields (no codec code, no float
+ * conversion for NaN): what F32 output must return for values stored exactly.
+ */
+export function widenedBits(dtype: 'BF16' | 'F16', bytes: Uint8Array, i: number): number {
+  const b = (bytes[2 * i] ?? 0) | ((bytes[2 * i + 1] ?? 0) << 8)
+  if (dtype === 'BF16') return (b << 16) >>> 0
+  const sign = (b & 0x8000) << 16
+  const e = (b >> 10) & 0x1f
+  const m = b & 0x3ff
+  if (e === 0x1f) return (sign | 0x7f800000 | (m << 13)) >>> 0
+  const v = smallFloat(b, 5, 10, false)
+  f32buf.setFloat32(0, v, true) // finite F16 values are exact in F32 (subnormals and −0 included)
+  return f32buf.getUint32(0, true)
+}
+
+/**
+ * Checks an F32 reconstruction of BF16/F16 input (outputDtype 'F32'): each finite value within eb of the original
+ * (eb = 0: bit-exact widening), and NaN, ±Inf and −0 widened bit-exactly.
+ */
+export function checkBoundWide(
+  dtype: 'BF16' | 'F16',
+  original: Uint8Array,
+  decoded: Uint8Array,
+  eb: number,
+): CheckResult {
+  const n = original.byteLength / 2
+  if (decoded.byteLength !== n * 4) {
+    return { ok: false, maxErr: Number.NaN, firstBad: `length ${decoded.byteLength} ≠ ${n * 4}` }
+  }
+  const dv = new DataView(decoded.buffer, decoded.byteOffset, decoded.byteLength)
+  let maxErr = 0
+  for (let i = 0; i < n; i++) {
+    const x = valueAt(dtype, original, i)
+    const special = !Number.isFinite(x) || Object.is(x, -0)
+    if (eb === 0 || special) {
+      if (dv.getUint32(4 * i, true) !== widenedBits(dtype, original, i))
+        return { ok: false, maxErr, firstBad: `element ${i} (${x}) is not its exact F32 widening` }
+      continue
+    }
+    const y = dv.getFloat32(4 * i, true)
+    const err = Math.abs(y - x)
+    if (!(err <= eb))
+      return { ok: false, maxErr: Math.max(maxErr, err), firstBad: `element ${i}: ${x} → ${y}, error ${err} > ${eb}` }
+    if (err > maxErr) maxErr = err
+  }
+  return { ok: true, maxErr }
+}

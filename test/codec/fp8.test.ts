@@ -268,7 +268,7 @@ test('FP8 block scales: version-1 chunks of the test switch decode to what their
   }
 })
 
-test('chunk versions: 0 and 4 are UNSUPPORTED_VERSION, version 2 off block-scaled FP8 is corrupt', () => {
+test('chunk versions: 0 and 5 are UNSUPPORTED_VERSION, version 2 off block-scaled FP8 is corrupt', () => {
   const rows = 40
   const cols = 128
   const fp8 = grid(rows, cols, 16, 128)
@@ -285,7 +285,7 @@ test('chunk versions: 0 and 4 are UNSUPPORTED_VERSION, version 2 off block-scale
       return e.code
     }
   }
-  for (const v of [0, 4, 255])
+  for (const v of [0, 5, 255])
     assert.equal(
       code(
         Uint8Array.from(chunk, (b, i) => (i === 1 ? v : b)),

@@ -12,7 +12,7 @@ import {
   maxCompressedChunkSize,
   resolveBound,
 } from '../../src-main/core/codec/index'
-import { checkBound, valueAt, WIDTH } from './checker'
+import { checkBound, checkBoundWide, valueAt, WIDTH } from './checker'
 import { encodeValues, type Pattern, patternTensor } from './fixtures'
 
 const DTYPES: CodecDtype[] = ['BF16', 'F16', 'F32', 'F64', 'F8_E4M3', 'F8_E5M2']
@@ -56,6 +56,42 @@ test('every dtype × mode × bound × shape × pattern round-trips within the bo
     }
   }
   assert.equal(cases, DTYPES.length * SHAPES.length * PATTERNS.length * BOUNDS.length)
+})
+
+test('BF16 and F16 with F32 output: every shape × pattern × bound round-trips within the bound', () => {
+  let cases = 0
+  for (const dtype of ['BF16', 'F16'] as const) {
+    for (const shape of SHAPES) {
+      const n = shape.reduce((a, b) => a * b, 1)
+      for (const pattern of PATTERNS) {
+        const input = patternTensor(dtype, pattern, n, cases + 7)
+        for (const { mode, bound } of BOUNDS) {
+          const o = { dtype, mode, bound, shape, chunkElements: 16384, outputDtype: 'F32' as const }
+          const c = compressTensor(input, o)
+          const out = decompressTensor({ ...o, eb: c.eb, chunks: c.chunks, chunkElements: c.chunkElements })
+          const r = checkBoundWide(dtype, input, out, mode === 'lossless' ? 0 : c.eb)
+          assert.ok(r.ok, `${dtype}→F32 ${shape.join('x')} ${pattern} ${mode} ${bound}: ${r.firstBad}`)
+          for (let k = 0; k < c.chunks.length; k++) {
+            const chunk = c.chunks[k] ?? new Uint8Array()
+            assert.ok(chunk.byteLength <= maxCompressedChunkSize(c.chunkElements[k] ?? 0, dtype))
+          }
+          cases++
+        }
+      }
+    }
+  }
+  assert.equal(cases, 2 * SHAPES.length * PATTERNS.length * BOUNDS.length)
+})
+
+test('F32 output costs fewer bits than BF16 output where a BF16 ulp is near the bound, and the same elsewhere', () => {
+  // Weights of σ = 0.02: a BF16 ulp there is about 1.2e-4. At eb = 1e-4 a BF16 centre can take one code per bin,
+  // an F32 centre two; at eb = 1e-2 the grid is far finer than the bound and both outputs bin alike.
+  const shape = [256, 256]
+  const input = patternTensor('BF16', 'weights', 256 * 256, 3)
+  const size = (bound: number, outputDtype?: 'F32') =>
+    compressTensor(input, { dtype: 'BF16', mode: 'abs', bound, shape, outputDtype }).bytes
+  assert.ok(size(1e-4, 'F32') < size(1e-4) * 0.97, `eb 1e-4: F32 ${size(1e-4, 'F32')} vs BF16 ${size(1e-4)}`)
+  assert.ok(Math.abs(size(1e-2, 'F32') - size(1e-2)) < size(1e-2) * 0.01)
 })
 
 test('lossy bf16 weights compress well below their raw size and use most of the bound', () => {

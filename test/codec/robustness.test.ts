@@ -2,7 +2,14 @@
 // a hang or a wrong-length result.
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { type ChunkCodecParams, CodecError, compressChunk, decompressChunk } from '../../src-main/core/codec/index'
+import {
+  type ChunkCodecParams,
+  CodecError,
+  compressChunk,
+  compressChunkMeasured,
+  decompressChunk,
+  decompressChunkInto,
+} from '../../src-main/core/codec/index'
 import { encodeValues, gaussian, rng } from './fixtures'
 
 function weights(n: number, seed: number): Uint8Array {
@@ -122,4 +129,50 @@ test('context-coded and predicted chunks also reject every corruption', () => {
       assert.notEqual(decodeOrError(bad, p, rows * cols), 'ok', `flip at byte ${at} went unnoticed`)
     }
   }
+})
+
+test('F32 output: chunks say so, decode only with it, reject every truncation, and no flip changes values unnoticed', () => {
+  const n = 3000
+  const input = weights(n, 3)
+  const r = rng(23)
+  for (const base of PARAMS) {
+    const p: ChunkCodecParams = { ...base, outputDtype: 'F32' }
+    const chunk = compressChunk(input, p)
+    assert.equal(chunk[1], 4, 'F32-output chunks are version 4')
+    assert.equal(decompressChunk(chunk, p, n).byteLength, n * 4)
+    // The setting must match both ways: a version-4 wide chunk read as BF16, a BF16 chunk read as F32.
+    assert.throws(() => decompressChunk(chunk, base, n), { code: 'CORRUPT_CHUNK' })
+    assert.throws(() => decompressChunk(compressChunk(input, base), p, n), { code: 'CORRUPT_CHUNK' })
+    const lowered = chunk.slice()
+    lowered[1] = 3 // a version-3 decoder's chunk cannot decode to F32
+    assert.throws(() => decompressChunk(lowered, p, n), { code: 'CORRUPT_CHUNK' })
+    for (let len = 0; len < chunk.byteLength; len += len < 64 ? 1 : 41) {
+      assert.throws(() => decompressChunk(chunk.subarray(0, len), p, n), { name: 'CodecError' })
+    }
+    // A flip gives an error, or (where it changes nothing the decoder produces) the very same values.
+    const good = decompressChunk(chunk, p, n)
+    let errors = 0
+    for (let k = 0; k < 300; k++) {
+      const bad = chunk.slice()
+      const at = Math.floor(r() * bad.byteLength)
+      bad[at] = (bad[at] ?? 0) ^ (1 << Math.floor(r() * 8))
+      try {
+        assert.deepEqual(decompressChunk(bad, p, n), good, `a flip at byte ${at} changed the output unnoticed`)
+      } catch (err) {
+        if (!(err instanceof CodecError)) throw err
+        errors++
+      }
+    }
+    assert.ok(errors > 290, `only ${errors} of 300 flips were reported`)
+  }
+  const abs = PARAMS[0] as ChunkCodecParams
+  // Only 16-bit floats widen; the measured path compares in one dtype and refuses it.
+  assert.throws(() => compressChunk(new Uint8Array(8), { ...abs, dtype: 'F32', outputDtype: 'F32' }), {
+    code: 'BAD_PARAMS',
+  })
+  assert.throws(() => compressChunkMeasured(input, { ...abs, outputDtype: 'F32' }, 1e-3), { code: 'BAD_PARAMS' })
+  const chunk = compressChunk(input, { ...abs, outputDtype: 'F32' })
+  assert.throws(() => decompressChunkInto(chunk, { ...abs, outputDtype: 'F32' }, n, new Uint8Array(n * 2)), {
+    code: 'BAD_PARAMS',
+  })
 })

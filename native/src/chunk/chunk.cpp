@@ -828,10 +828,8 @@ uint32_t widenedCrc(const uint8_t* in, uint64_t n, Dtype d) {
   }
   return crc;
 }
-// Widens n 16-bit elements stored at out + 2n into F32 at out, in place: element i is read (bytes 2n + 2i..) before
-// its F32 is written (bytes 4i..4i + 3), and no write reaches an element not yet read.
-void widenInPlace(uint8_t* out, uint64_t n, Dtype d) {
-  const uint8_t* src = out + 2 * n;
+// Widens n 16-bit elements of src into F32 at out (separate buffers).
+void widenInto(const uint8_t* src, uint64_t n, Dtype d, uint8_t* out) {
   for (uint64_t i = 0; i < n; i++) storeLE<uint32_t>(out + i * 4, widenAt(src, i, d));
 }
 
@@ -969,22 +967,30 @@ Status decodeChunk(const uint8_t* in, size_t len, const ChunkParams& p, uint64_t
   if (count != n) return Status::SizeMismatch;
   const unsigned B = dtypeBytes(p.dtype);
   const unsigned OB = outputBytes(p);
-  // Raw and lossless chunks decode in the input dtype; with F32 output, into the upper half of out, widened after.
-  uint8_t* exact = wide ? out + 2 * n : out;
   Status s = Status::Ok;
   switch (method) {
     case kRaw: {
       const uint8_t* raw = r.take(n * B);
       if (!raw) return r.status();
       if (r.remaining() != 0) return Status::CorruptChunk;
-      if (n) std::memcpy(exact, raw, n * B);
-      if (wide) widenInPlace(out, n, p.dtype);
+      if (wide)
+        widenInto(raw, n, p.dtype, out);
+      else if (n)
+        std::memcpy(out, raw, n * B);
       break;
     }
     case kPlanes:
-      s = lossless::decodePlanes(r, n, B, exact);
+      if (wide) {
+        // Lossless chunks decode in the input dtype, then widen (per-thread scratch; rare with F32 output).
+        static thread_local std::vector<uint8_t> exact;
+        exact.resize(n * B);
+        s = lossless::decodePlanes(r, n, B, exact.data());
+        if (s == Status::Ok) widenInto(exact.data(), n, p.dtype, out);
+        if (n > (uint64_t(1) << 24)) std::vector<uint8_t>().swap(exact);
+      } else {
+        s = lossless::decodePlanes(r, n, B, out);
+      }
       if (s == Status::Ok && r.remaining() != 0) s = Status::CorruptChunk;
-      if (s == Status::Ok && wide) widenInPlace(out, n, p.dtype);
       break;
     case kQuantized:
       if (p.lossless) return Status::CorruptChunk;
