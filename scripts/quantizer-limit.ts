@@ -6,7 +6,9 @@
 // can be taken with bins that are intervals of the sorted values (an interleaved pair can always be untangled
 // without raising the entropy). A dynamic program over the sorted distinct values then finds the partition with
 // the least order-0 entropy of bin indices, fitted to the file itself and with no side cost: an upper bound on the
-// ratio of any coder of one symbol per value, before it pays for its model. Run: `npm run -s bench:limit`.
+// ratio of any coder of one symbol per value, before it pays for its model. The same program with F32 output (a bin
+// is valid when its values span at most 2eb: an F32 centre between them, the codec's outputDtype 'F32') gives the
+// limit of that setting beside it. Run: `npm run -s bench:limit`.
 import { resolve } from 'node:path'
 import { finiteRange, resolveBound } from '../src-main/core/codec/index'
 import { BOUNDS, benchDir, FILES, readSingleTensor } from './bench-anchors'
@@ -36,8 +38,11 @@ function bf16Between(x: number, y: number): boolean {
   return lo < allFinite.length && (allFinite[lo] ?? 0) <= y
 }
 
-/** Least total bits of an order-0 code of bin indices over all valid interval partitions, for bound eb. */
-function optimalBits(counts: Float64Array, eb: number): number {
+/**
+ * Least total bits of an order-0 code of bin indices over all valid interval partitions, for bound eb: with BF16
+ * output (some BF16 value within eb of both ends) or F32 output (the ends at most 2eb apart).
+ */
+function optimalBits(counts: Float64Array, eb: number, output: 'BF16' | 'F32'): number {
   const values: number[] = []
   const weights: number[] = []
   const special: number[] = []
@@ -66,7 +71,7 @@ function optimalBits(counts: Float64Array, eb: number): number {
       const bottom = values[i] ?? 0
       // The bin holds values[i..j-1]; it is valid while some BF16 value lies within eb of both ends. The window
       // [top − eb, bottom + eb] only shrinks as i falls, so the first invalid bin ends the search.
-      if (!bf16Between(top - eb, bottom + eb)) break
+      if (output === 'BF16' ? !bf16Between(top - eb, bottom + eb) : top - bottom > 2 * eb) break
       n += weights[i] ?? 0
       const t = (best[i] ?? 0) + cost(n)
       if (t < (best[j] ?? 0)) best[j] = t
@@ -79,8 +84,8 @@ const json = process.argv.includes('--json')
 const rows: string[] = []
 if (!json) {
   rows.push(
-    '| file | bound | eb | BF16-output limit | entropy (F32 output) | target | limit / target |',
-    '|---|---|---|---|---|---|---|',
+    '| file | bound | eb | BF16-output limit | F32-output limit | entropy (F32 output) | target | BF16 limit / target | F32 limit / target |',
+    '|---|---|---|---|---|---|---|---|---|',
   )
 }
 for (const bf of FILES) {
@@ -97,14 +102,15 @@ for (const bf of FILES) {
     if (!anchor) throw new Error(`no ANCHORS.md figures for ${bf.file} ${key}`)
     const [entropy, sz3Default, sz3NoPred] = anchor
     const eb = resolveBound(mode, bound, min, max)
-    const limit = (16 * codes.length) / optimalBits(counts, eb)
+    const limit = (16 * codes.length) / optimalBits(counts, eb, 'BF16')
+    const limitF32 = (16 * codes.length) / optimalBits(counts, eb, 'F32')
     const target = Math.max(0.98 * Math.max(entropy, sz3NoPred), synthetic ? 1.05 * sz3Default : 0)
     const short = bf.file.replace('.safetensors', '')
     if (json) {
-      console.log(JSON.stringify({ file: short, mode, bound, eb, limit, entropy, target }))
+      console.log(JSON.stringify({ file: short, mode, bound, eb, limit, limitF32, entropy, target }))
     } else {
       rows.push(
-        `| ${short} | ${mode} ${bound.toExponential(0)} | ${eb.toPrecision(3)} | ${limit.toFixed(4)} | ${entropy} | ${target.toFixed(4)} | ${(limit / target).toFixed(4)} |`,
+        `| ${short} | ${mode} ${bound.toExponential(0)} | ${eb.toPrecision(3)} | ${limit.toFixed(4)} | ${limitF32.toFixed(4)} | ${entropy} | ${target.toFixed(4)} | ${(limit / target).toFixed(4)} | ${(limitF32 / target).toFixed(4)} |`,
       )
     }
   }
