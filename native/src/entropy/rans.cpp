@@ -449,6 +449,82 @@ Status Decoder::decodeMappedAny(const uint8_t* p, size_t len, size_t n, const Ou
 Status Decoder::decodeMapped(const uint8_t* p, size_t len, size_t n, const uint16_t* lut, uint16_t* out) const {
   return decodeMappedAny(p, len, n, lut, out);
 }
+
+template <uint32_t kSB>
+Status Decoder::decodeCtxOrImpl(const uint8_t* p, size_t len, size_t n, const uint8_t* ctx, const uint64_t* table,
+                                uint16_t* out) const {
+  using E = MappedEntry<uint16_t>;
+  if (len < 4 * kLanes || (len & 1)) return Status::CorruptChunk;
+  const uint8_t* const end = p + len;
+  uint32_t x[kLanes];
+  for (int l = 0; l < kLanes; l++) {
+    x[l] = uint32_t(p[0]) | uint32_t(p[1]) << 8 | uint32_t(p[2]) << 16 | uint32_t(p[3]) << 24;
+    p += 4;
+    if (x[l] < kL || x[l] >= (1u << 31)) return Status::CorruptChunk;
+  }
+  const uint32_t sb = kSB ? kSB : scaleBits_;
+  const uint32_t mask = (1u << sb) - 1;
+  uint32_t x0 = x[0], x1 = x[1], x2 = x[2], x3 = x[3];
+  // As decodeMappedImpl, with the table of the element's context; the value is ORed into out.
+#define SP_STEP(st, k)                                                 \
+  {                                                                    \
+    const uint64_t e = table[(size_t(ctx[i + k]) << sb) + (st & mask)]; \
+    out[i + k] |= uint16_t(e);                                         \
+    st = E::freq(e) * (st >> sb) + E::adj(e);                          \
+    uint16_t w16;                                                      \
+    std::memcpy(&w16, p, 2);                                           \
+    renormalise(st, w16, p);                                           \
+  }
+  size_t i = 0;
+  while (i + kLanes <= n && end - p >= 2 * kLanes) {
+    SP_STEP(x0, 0)
+    SP_STEP(x1, 1)
+    SP_STEP(x2, 2)
+    SP_STEP(x3, 3)
+    i += kLanes;
+  }
+#undef SP_STEP
+  auto checkedStep = [&](uint32_t& st, size_t k) {
+    const uint64_t e = table[(size_t(ctx[k]) << sb) + (st & mask)];
+    out[k] |= uint16_t(e);
+    st = E::freq(e) * (st >> sb) + E::adj(e);
+    if (st < kL) {
+      if (end - p < 2) return false;
+      st = (st << 16) | uint32_t(p[0]) | uint32_t(p[1]) << 8;
+      p += 2;
+    }
+    return true;
+  };
+  uint32_t xs[kLanes] = {x0, x1, x2, x3};
+  for (; i < n; i++)
+    if (!checkedStep(xs[i & 3], i)) return Status::CorruptChunk;
+  if (p != end) return Status::CorruptChunk;
+  if (xs[0] != kL || xs[1] != kL || xs[2] != kL || xs[3] != kL) return Status::CorruptChunk;
+  return Status::Ok;
+}
+
+Status Decoder::decodeMappedCtxOr(const uint8_t* p, size_t len, size_t n, const uint8_t* ctx, const uint16_t* lut,
+                                  size_t lutSize, uint16_t* out) const {
+  if (!model0_ || count_ == 0) return Status::CorruptChunk;
+  if (scaleBits_ > 12) return Status::BadParams;  // the caller decodes through decodeWith
+  const uint32_t total = 1u << scaleBits_;
+  // Per-thread table, kept between calls: count × 2^scaleBits entries (at most 256 KB for 8 contexts).
+  static thread_local std::vector<uint64_t> table;
+  if (table.size() < count_ * total) table.resize(count_ * total);
+  for (size_t k = 0; k < count_; k++) {
+    const Model& m = model0_[k];
+    if (m.alphabet() > lutSize) return Status::CorruptChunk;
+    uint64_t* t = table.data() + k * total;
+    for (size_t s = 0; s < m.alphabet(); s++) {
+      const uint64_t f = m.freq[s], c = m.cum[s], v = lut[s];
+      for (uint32_t j = 0; j < f; j++) t[c + j] = MappedEntry<uint16_t>::make(v, j, f);
+    }
+  }
+  switch (scaleBits_) {
+    case 12: return decodeCtxOrImpl<12>(p, len, n, ctx, table.data(), out);
+    default: return decodeCtxOrImpl<0>(p, len, n, ctx, table.data(), out);
+  }
+}
 Status Decoder::decodeMapped(const uint8_t* p, size_t len, size_t n, const uint32_t* lut, uint32_t* out) const {
   return decodeMappedAny(p, len, n, lut, out);
 }

@@ -62,6 +62,11 @@ class Decoder {
   Status decodeMapped(const uint8_t* p, size_t len, size_t n, const uint16_t* lut, uint16_t* out) const;
   // The same to 32-bit values (F32 output of 16-bit inputs).
   Status decodeMapped(const uint8_t* p, size_t len, size_t n, const uint32_t* lut, uint32_t* out) const;
+  // Context-coded streams ORed into 16-bit values: out[i] |= lut[symbol i], symbol i under model ctx[i] (< the
+  // model count; lut has lutSize entries, at least every model's alphabet). One 64-bit entry per (context, slot),
+  // as decodeMapped. Precisions up to 12 bits only (the tables then stay in L2): BadParams otherwise.
+  Status decodeMappedCtxOr(const uint8_t* p, size_t len, size_t n, const uint8_t* ctx, const uint16_t* lut,
+                           size_t lutSize, uint16_t* out) const;
   // Block contexts: symbols [b·blockSize, (b+1)·blockSize) use model blockClass[b]; blockSize must be a
   // multiple of 4 (the lane count) so that model switches fall between rounds. Faster than per-symbol ctx.
   template <class Sink>
@@ -72,6 +77,9 @@ class Decoder {
   template <bool kCtx, uint32_t kSB, bool kPacked, class Sink>
   Status decodeImpl(const uint8_t* p, size_t len, size_t n, const uint8_t* ctx, Sink& sink, size_t blockSize = 0,
                     const uint8_t* blockClass = nullptr) const;
+  template <uint32_t kSB>
+  Status decodeCtxOrImpl(const uint8_t* p, size_t len, size_t n, const uint8_t* ctx, const uint64_t* table,
+                         uint16_t* out) const;
   template <class OutT>
   Status decodeMappedAny(const uint8_t* p, size_t len, size_t n, const OutT* lut, OutT* out) const;
   template <uint32_t kSB, bool kSplit, class OutT>

@@ -184,62 +184,138 @@ void encodePlanes(const uint8_t* in, size_t n, unsigned width, std::vector<uint8
   }
 }
 
+namespace {
+
+// One plane's coding as read from the stream: raw bytes, or models and an rANS stream (with the plane-0 context
+// map for kExpContext). Everything is checked here; the decoders only run the streams.
+struct PlaneCode {
+  uint8_t mode = kRaw;
+  const uint8_t* raw = nullptr;
+  size_t nmodels = 1;
+  uint8_t map[256];
+  std::vector<entropy::Model> models;
+  const uint8_t* stream = nullptr;
+  size_t streamLen = 0;
+};
+
+Status readPlane(ByteReader& r, size_t n, unsigned b, PlaneCode& pc) {
+  pc.mode = r.u8();
+  if (!r.ok()) return r.status();
+  if (pc.mode == kRaw) {
+    pc.raw = r.take(n);
+    if (!pc.raw) return r.status();
+    return Status::Ok;
+  }
+  pc.nmodels = 1;
+  if (pc.mode == kExpContext) {
+    if (b == 0) return Status::CorruptChunk;
+    pc.nmodels = r.u8();
+    const uint8_t pairs = r.u8();
+    if (!r.ok()) return r.status();
+    if (pc.nmodels < 2 || pc.nmodels > kMaxContexts || pairs != pc.nmodels - 1) return Status::CorruptChunk;
+    std::fill(pc.map, pc.map + 256, uint8_t(pc.nmodels - 1));
+    for (unsigned k = 0; k < pairs; k++) {
+      const uint8_t v = r.u8();
+      const uint8_t c = r.u8();
+      if (!r.ok()) return r.status();
+      if (c >= pc.nmodels - 1) return Status::CorruptChunk;
+      pc.map[v] = c;
+    }
+  } else if (pc.mode != kOrder0) {
+    return Status::CorruptChunk;
+  }
+  const uint64_t tlen = r.varint();
+  const uint8_t* tp = r.take(tlen);
+  if (!tp) return r.ok() ? Status::Truncated : r.status();
+  pc.models.assign(pc.nmodels, entropy::Model());
+  BitReader br(tp, tlen);
+  for (auto& m : pc.models) {
+    Status s = entropy::readModel(br, 256, m);
+    if (s != Status::Ok) return s;
+    if (!br.align()) return Status::CorruptChunk;  // the writer pads each model to a byte
+  }
+  if (!br.atEnd()) return Status::CorruptChunk;
+  const uint64_t slen = r.varint();
+  pc.stream = r.take(slen);
+  if (!pc.stream) return r.ok() ? Status::Truncated : r.status();
+  pc.streamLen = size_t(slen);
+  return Status::Ok;
+}
+
+// 16-bit words straight into the output: after the rotation a word is plane 0 << 7 | f(plane 1) with disjoint
+// bits (f moves the sign back from bit 0 to bit 15), so plane 0 is decoded into out as s << 7 through the
+// single-model fast decoder, and plane 1 ORs f(s) in, its context read back from out. No plane buffers, no join.
+Status decodePlanes16(ByteReader& r, size_t n, uint16_t* o) {
+  entropy::Decoder dec;
+  PlaneCode p0;
+  Status s = readPlane(r, n, 0, p0);
+  if (s != Status::Ok) return s;
+  if (p0.mode == kRaw) {
+    for (size_t i = 0; i < n; i++) o[i] = uint16_t(p0.raw[i] << 7);
+  } else {
+    s = dec.init(p0.models.data(), 1);
+    if (s != Status::Ok) return s;
+    uint16_t lut[256];
+    for (unsigned v = 0; v < 256; v++) lut[v] = uint16_t(v << 7);
+    s = dec.decodeMapped(p0.stream, p0.streamLen, n, lut, o);
+    if (s != Status::Ok) return s;
+  }
+  PlaneCode p1;
+  s = readPlane(r, n, 1, p1);
+  if (s != Status::Ok) return s;
+  uint16_t low[256];
+  for (unsigned v = 0; v < 256; v++) low[v] = uint16_t((v >> 1) | ((v & 1) << 15));
+  if (p1.mode == kRaw) {
+    for (size_t i = 0; i < n; i++) o[i] |= low[p1.raw[i]];
+    return Status::Ok;
+  }
+  struct OrSink {
+    uint16_t* o;
+    const uint16_t* low;
+    void operator()(size_t i, uint16_t v) { o[i] |= low[v]; }  // v < 256: models have at most 256 symbols
+  } sink{o, low};
+  s = dec.init(p1.models.data(), p1.nmodels);
+  if (s != Status::Ok) return s;
+  if (p1.mode == kOrder0) return dec.decodeWith<false>(p1.stream, p1.streamLen, n, nullptr, sink);
+  static thread_local std::vector<uint8_t> ctx;
+  if (ctx.size() < n) ctx.resize(n);
+  uint8_t* c = ctx.data();
+  for (size_t i = 0; i < n; i++) c[i] = p1.map[(o[i] >> 7) & 0xff];
+  // Context models are written at 12 bits or less (their slot tables stay in cache): one table load per symbol.
+  s = dec.decodeMappedCtxOr(p1.stream, p1.streamLen, n, c, low, 256, o);
+  if (s == Status::BadParams) s = dec.decodeWith<true>(p1.stream, p1.streamLen, n, c, sink);
+  if (n > (size_t(1) << 24)) std::vector<uint8_t>().swap(ctx);
+  return s;
+}
+
+}  // namespace
+
 Status decodePlanes(ByteReader& r, size_t n, unsigned width, uint8_t* out) {
+  if (width == 2 && n > 0 && reinterpret_cast<uintptr_t>(out) % 2 == 0)
+    return decodePlanes16(r, n, reinterpret_cast<uint16_t*>(out));
   std::vector<std::vector<uint16_t>> planes(width);
   for (auto& p : planes) p.resize(n);
   std::vector<uint8_t> ctx;
   entropy::Decoder dec;
   for (unsigned b = 0; b < width; b++) {
     std::vector<uint16_t>& p = planes[b];
-    const uint8_t mode = r.u8();
-    if (!r.ok()) return r.status();
-    if (mode == kRaw) {
-      const uint8_t* raw = r.take(n);
-      if (!raw) return r.status();
+    PlaneCode pc;
+    Status s = readPlane(r, n, b, pc);
+    if (s != Status::Ok) return s;
+    if (pc.mode == kRaw) {
       uint16_t* dst = p.data();
-      for (size_t i = 0; i < n; i++) dst[i] = raw[i];
+      for (size_t i = 0; i < n; i++) dst[i] = pc.raw[i];
       continue;
     }
-    size_t nmodels = 1;
-    uint8_t map[256];
-    if (mode == kExpContext) {
-      if (b == 0) return Status::CorruptChunk;
-      nmodels = r.u8();
-      const uint8_t pairs = r.u8();
-      if (!r.ok()) return r.status();
-      if (nmodels < 2 || nmodels > kMaxContexts || pairs != nmodels - 1) return Status::CorruptChunk;
-      std::fill(map, map + 256, uint8_t(nmodels - 1));
-      for (unsigned k = 0; k < pairs; k++) {
-        const uint8_t v = r.u8();
-        const uint8_t c = r.u8();
-        if (!r.ok()) return r.status();
-        if (c >= nmodels - 1) return Status::CorruptChunk;
-        map[v] = c;
-      }
+    if (pc.mode == kExpContext) {
       ctx.resize(n);
       const uint16_t* p0 = planes[0].data();
       uint8_t* c = ctx.data();
-      for (size_t i = 0; i < n; i++) c[i] = map[p0[i]];
-    } else if (mode != kOrder0) {
-      return Status::CorruptChunk;
+      for (size_t i = 0; i < n; i++) c[i] = pc.map[p0[i]];
     }
-    const uint64_t tlen = r.varint();
-    const uint8_t* tp = r.take(tlen);
-    if (!tp) return r.ok() ? Status::Truncated : r.status();
-    std::vector<entropy::Model> models(nmodels);
-    BitReader br(tp, tlen);
-    for (auto& m : models) {
-      Status s = entropy::readModel(br, 256, m);
-      if (s != Status::Ok) return s;
-      if (!br.align()) return Status::CorruptChunk;  // the writer pads each model to a byte
-    }
-    if (!br.atEnd()) return Status::CorruptChunk;
-    const uint64_t slen = r.varint();
-    const uint8_t* sp = r.take(slen);
-    if (!sp) return r.ok() ? Status::Truncated : r.status();
-    Status s = dec.init(models.data(), nmodels);
+    s = dec.init(pc.models.data(), pc.nmodels);
     if (s != Status::Ok) return s;
-    s = dec.decode(sp, slen, n, mode == kExpContext ? ctx.data() : nullptr, p.data());
+    s = dec.decode(pc.stream, pc.streamLen, n, pc.mode == kExpContext ? ctx.data() : nullptr, p.data());
     if (s != Status::Ok) return s;
   }
   switch (width) {
