@@ -3,6 +3,9 @@
 
 #include <algorithm>
 #include <cmath>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 namespace sp::entropy {
 
@@ -31,23 +34,57 @@ struct Fit {
   double bits = 1e300;
 };
 
+// The K models of the classes cls; hist is left holding their symbol counts (K × A).
 void buildModels(const uint16_t* sym, size_t n, uint32_t A, uint32_t bs, uint32_t sb, uint32_t K,
-                 const std::vector<uint8_t>& cls, std::vector<Model>& models) {
-  std::vector<uint32_t> hist(size_t(K) * A, 0);
+                 const std::vector<uint8_t>& cls, std::vector<Model>& models, std::vector<uint32_t>& hist) {
+  hist.assign(size_t(K) * A, 0);
   blockHist(sym, n, A, bs, cls, hist);
   models.resize(K);
   for (uint32_t k = 0; k < K; k++) buildModel(hist.data() + size_t(k) * A, A, sb, models[k]);
 }
 
-double totalBits(const uint16_t* sym, size_t n, uint32_t A, uint32_t bs, uint32_t K, const std::vector<uint8_t>& cls,
-                 const std::vector<Model>& models) {
-  std::vector<uint32_t> hist(size_t(K) * A, 0);
-  blockHist(sym, n, A, bs, cls, hist);
+// Coded size of the classes cls under models, given their symbol counts hist (as buildModels left them).
+double totalBits(uint32_t A, uint32_t K, const std::vector<uint8_t>& cls, const std::vector<Model>& models,
+                 const std::vector<uint32_t>& hist) {
   double bits = 0;
   for (uint32_t k = 0; k < K; k++) bits += modelCostBits(hist.data() + size_t(k) * A, models[k]) + modelBits(models[k]);
   std::vector<uint32_t> ch(K, 0);
   for (uint8_t c : cls) ch[c]++;
   return bits + entropyBits(ch.data(), K) + 8.0 * K + 64;  // class stream, its model, headers
+}
+
+// The kMaxClasses costs of sym[0..len) summed per class into acc: even and odd elements in separate sums, added
+// at the end, so that the vector loop (two symbols, four adds of four lanes, per step) and the portable one give
+// the same floats, and so the same classes, on every machine.
+void blockCosts(const float* cost, const uint16_t* sym, size_t len, float* acc) {
+  static_assert(kMaxClasses == 8, "two vectors of four classes");
+#if defined(__SSE2__)
+  __m128 e0 = _mm_setzero_ps(), e1 = _mm_setzero_ps(), o0 = _mm_setzero_ps(), o1 = _mm_setzero_ps();
+  size_t i = 0;
+  for (; i + 2 <= len; i += 2) {
+    const float* a = cost + size_t(sym[i]) * kMaxClasses;
+    const float* b = cost + size_t(sym[i + 1]) * kMaxClasses;
+    e0 = _mm_add_ps(e0, _mm_loadu_ps(a));
+    e1 = _mm_add_ps(e1, _mm_loadu_ps(a + 4));
+    o0 = _mm_add_ps(o0, _mm_loadu_ps(b));
+    o1 = _mm_add_ps(o1, _mm_loadu_ps(b + 4));
+  }
+  if (i < len) {
+    const float* a = cost + size_t(sym[i]) * kMaxClasses;
+    e0 = _mm_add_ps(e0, _mm_loadu_ps(a));
+    e1 = _mm_add_ps(e1, _mm_loadu_ps(a + 4));
+  }
+  _mm_storeu_ps(acc, _mm_add_ps(e0, o0));
+  _mm_storeu_ps(acc + 4, _mm_add_ps(e1, o1));
+#else
+  float even[kMaxClasses] = {0}, odd[kMaxClasses] = {0};
+  for (size_t i = 0; i < len; i++) {
+    const float* c = cost + size_t(sym[i]) * kMaxClasses;
+    float* t = (i & 1) ? odd : even;
+    for (uint32_t k = 0; k < kMaxClasses; k++) t[k] += c[k];
+  }
+  for (uint32_t k = 0; k < kMaxClasses; k++) acc[k] = even[k] + odd[k];
+#endif
 }
 
 Fit fitK(const uint16_t* sym, size_t n, uint32_t A, uint32_t bs, uint32_t sb, uint32_t K, const std::vector<double>& mean,
@@ -60,11 +97,14 @@ Fit fitK(const uint16_t* sym, size_t n, uint32_t A, uint32_t bs, uint32_t sb, ui
   std::stable_sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) { return mean[a] < mean[b]; });
   f.cls.assign(nb, 0);
   for (size_t j = 0; j < nb; j++) f.cls[order[j]] = uint8_t(j * K / nb);
-  buildModels(sym, n, A, bs, sb, K, f.cls, f.models);
+  std::vector<uint32_t> hist;
+  buildModels(sym, n, A, bs, sb, K, f.cls, f.models, hist);
   // Cost of symbol s under model k at cost[s·kMaxClasses + k]: the K costs of one symbol are adjacent and the
   // inner loop below is a vector add (float sums are ample for choosing a class).
   std::vector<float> cost(size_t(A) * kMaxClasses, 0.0f);
-  double acc[kMaxClasses];
+  // Float sums: a block holds at most 8192 symbols of at most ~23 bits each, so a sum keeps better than 1e-4
+  // relative precision — ample to pick a class — and the eight sums of a symbol are two vector adds.
+  float acc[kMaxClasses];
   for (int r = 0; r < rounds; r++) {
     for (uint32_t k = 0; k < K; k++)
       for (uint32_t s = 0; s < A; s++) {
@@ -72,18 +112,14 @@ Fit fitK(const uint16_t* sym, size_t n, uint32_t A, uint32_t bs, uint32_t sb, ui
         cost[size_t(s) * kMaxClasses + k] = fr ? float(double(sb) - std::log2(double(fr))) : float(sb + 8);
       }
     for (size_t b = 0; b < nb; b++) {
-      std::fill(acc, acc + kMaxClasses, 0.0);
       const size_t lo = b * bs, hi = std::min(n, lo + bs);
-      for (size_t i = lo; i < hi; i++) {
-        const float* c = cost.data() + size_t(sym[i]) * kMaxClasses;
-        for (uint32_t k = 0; k < kMaxClasses; k++) acc[k] += c[k];
-      }
+      blockCosts(cost.data(), sym + lo, hi - lo, acc);
       f.cls[b] = uint8_t(std::min_element(acc, acc + K) - acc);
     }
     // Classes left empty keep a valid (all-zero-count) model; buildModel handles that.
-    buildModels(sym, n, A, bs, sb, K, f.cls, f.models);
+    buildModels(sym, n, A, bs, sb, K, f.cls, f.models, hist);
   }
-  f.bits = totalBits(sym, n, A, bs, K, f.cls, f.models);
+  f.bits = totalBits(A, K, f.cls, f.models, hist);
   return f;
 }
 
@@ -106,9 +142,9 @@ bool fitBlockContexts(const uint16_t* sym, size_t n, uint32_t A, uint32_t bs, ui
   if (nb < 16) return false;
   auto blockMean = [&](size_t b) {
     const size_t lo = b * bs, hi = std::min(n, lo + bs);
-    double s = 0;
+    uint64_t s = 0;  // exact, as the double sum it replaces was (at most 64 × 8192)
     for (size_t i = lo; i < hi; i++) s += std::min<uint32_t>(sym[i], 64);
-    return s / double(hi - lo);
+    return double(s) / double(hi - lo);
   };
   // Cheap estimate first, on at most ~64K symbols of whole blocks: two quantile classes against one model,
   // no refinement. Tensors that do not gain here (i.i.d. noise) stop now and keep the fast single-model path.
