@@ -88,10 +88,33 @@ void writeStream(ByteWriter& w, const std::vector<uint8_t>& s) {
 }  // namespace
 
 void encodePlanes(const uint8_t* in, size_t n, unsigned width, std::vector<uint8_t>& out) {
-  std::vector<std::vector<uint16_t>> planes;
+  // Per-thread plane buffers, kept between chunks of ordinary size (fresh ones cost a page fault per 4 KB).
+  static thread_local std::vector<std::vector<uint16_t>> kept;
+  std::vector<std::vector<uint16_t>> oneOff;
+  std::vector<std::vector<uint16_t>>& planes = n <= (size_t(1) << 24) ? kept : oneOff;
+  // 16-bit words: the histogram of the rotated words is the joint histogram of (plane 0, plane 1), from which every
+  // count below follows without another pass (the same counts, so the same choices and bytes).
+  std::vector<uint32_t> joint;
   switch (width) {
     case 1: splitPlanes<uint8_t>(in, n, planes); break;
-    case 2: splitPlanes<uint16_t>(in, n, planes); break;
+    case 2: {
+      planes.resize(2);
+      planes[0].resize(n);
+      planes[1].resize(n);
+      joint.assign(65536, 0);
+      uint16_t* d0 = planes[0].data();
+      uint16_t* d1 = planes[1].data();
+      uint32_t* h = joint.data();
+      for (size_t i = 0; i < n; i++) {
+        uint16_t v;
+        std::memcpy(&v, in + 2 * i, 2);
+        v = rotl1(v);
+        d0[i] = uint16_t(v >> 8);
+        d1[i] = uint16_t(v & 0xff);
+        h[v]++;
+      }
+      break;
+    }
     case 4: splitPlanes<uint32_t>(in, n, planes); break;
     default: splitPlanes<uint64_t>(in, n, planes); break;
   }
@@ -99,7 +122,12 @@ void encodePlanes(const uint8_t* in, size_t n, unsigned width, std::vector<uint8
   const uint32_t sb = entropy::scaleBitsFor(n);
   // Context map from plane-0 values: the most frequent ones get their own model.
   std::vector<uint32_t> counts0;
-  countInto(planes[0].data(), nullptr, n, 256, counts0);
+  if (width == 2) {
+    counts0.assign(256, 0);
+    for (size_t v = 0; v < 65536; v++) counts0[v >> 8] += joint[v];
+  } else {
+    countInto(planes[0].data(), nullptr, n, 256, counts0);
+  }
   uint8_t ctxOf[256];
   size_t nctx = 0;
   {
@@ -115,28 +143,40 @@ void encodePlanes(const uint8_t* in, size_t n, unsigned width, std::vector<uint8
   for (unsigned b = 0; b < width; b++) {
     const std::vector<uint16_t>& p = planes[b];
     std::vector<uint32_t> counts;
-    if (b == 0)
+    if (b == 0) {
       counts = counts0;
-    else
+    } else if (width == 2) {
+      counts.assign(256, 0);
+      for (size_t v = 0; v < 65536; v++) counts[v & 0xff] += joint[v];
+    } else {
       countInto(p.data(), nullptr, n, 256, counts);
+    }
     entropy::Model m0;
     entropy::buildModel(counts.data(), 256, sb, m0);
     const double rawBytes = double(n);
     const double o0Bytes = entropy::modelCostBits(counts.data(), m0) / 8 + modelBytesEstimate(m0) + 20;
     double ctxBytes = 1e300;
     std::vector<entropy::Model> cm;
+    // The per-element context of plane 1 (built when counted through it, or when the plane is coded under it).
+    auto buildCtx = [&]() {
+      if (!ctx.empty()) return;
+      ctx.resize(n);
+      uint8_t clamped[256];
+      for (int v = 0; v < 256; v++) clamped[v] = std::min<uint8_t>(ctxOf[v], uint8_t(nctx - 1));
+      // Raw pointers: a byte store may alias anything, so through the vectors every pointer is reloaded.
+      const uint16_t* p0 = planes[0].data();
+      uint8_t* c = ctx.data();
+      for (size_t i = 0; i < n; i++) c[i] = clamped[p0[i]];
+    };
     if (b == 1 && nctx > 1) {
-      if (ctx.empty()) {
-        ctx.resize(n);
-        uint8_t clamped[256];
-        for (int v = 0; v < 256; v++) clamped[v] = std::min<uint8_t>(ctxOf[v], uint8_t(nctx - 1));
-        // Raw pointers: a byte store may alias anything, so through the vectors every pointer is reloaded.
-        const uint16_t* p0 = planes[0].data();
-        uint8_t* c = ctx.data();
-        for (size_t i = 0; i < n; i++) c[i] = clamped[p0[i]];
-      }
+      if (width != 2) buildCtx();
       std::vector<uint32_t> cc;
-      countInto(p.data(), ctx.data(), n, nctx * 256, cc);
+      if (width == 2) {
+        cc.assign(nctx * 256, 0);
+        for (size_t v = 0; v < 65536; v++) cc[size_t(std::min<uint8_t>(ctxOf[v >> 8], uint8_t(nctx - 1))) * 256 + (v & 0xff)] += joint[v];
+      } else {
+        countInto(p.data(), ctx.data(), n, nctx * 256, cc);
+      }
       cm.resize(nctx);
       ctxBytes = 20 + 256;
       for (size_t k = 0; k < nctx; k++) {
@@ -161,6 +201,7 @@ void encodePlanes(const uint8_t* in, size_t n, unsigned width, std::vector<uint8
       BitWriter bw(tables);
       for (auto& m : cm) entropy::writeModel(bw, m);
       writeStream(w, tables);
+      buildCtx();
       std::vector<uint8_t> s;
       entropy::encode(p.data(), ctx.data(), n, cm.data(), s);
       writeStream(w, s);
