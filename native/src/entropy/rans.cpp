@@ -214,9 +214,12 @@ void encode(const uint16_t* syms, const uint8_t* ctx, size_t n, const Model* mod
   if (words.size() < n + 2 * kLanes) words.resize(n + 2 * kLanes);
   size_t w = n + 2 * kLanes;
   uint32_t x[kLanes];
-  size_t count = ctx ? 0 : 1;
-  if (ctx)
-    for (size_t i = 0; i < n; i++) count = std::max<size_t>(count, size_t(ctx[i]) + 1);
+  size_t count = 1;
+  if (ctx) {
+    uint8_t top = 0;  // a byte maximum: vectorised, where a size_t one was a compare and move per element
+    for (size_t i = 0; i < n; i++) top = std::max(top, ctx[i]);
+    count = size_t(top) + 1;
+  }
   std::vector<std::vector<EncSymbol>> tabs(count);
   for (size_t k = 0; k < count; k++) initEncSymbols(models[k], tabs[k]);
   const EncSymbol* t0 = tabs[0].data();
