@@ -19,13 +19,29 @@ double modelBits(const Model& m) {
   return double(buf.size()) * 8;
 }
 
+// Symbol counts per class (hist: K × A, added to). Four interleaved tables: runs of one symbol (small residuals
+// dominate) would otherwise wait on their own increments.
 void blockHist(const uint16_t* sym, size_t n, uint32_t A, uint32_t bs, const std::vector<uint8_t>& cls,
                std::vector<uint32_t>& hist) {
+  const size_t size = hist.size();
+  const size_t stride = size + 16;  // not a multiple of 4 KB apart
+  static thread_local std::vector<uint32_t> ways;
+  ways.assign(4 * stride, 0);
+  uint32_t* w = ways.data();
   for (size_t b = 0, lo = 0; lo < n; b++, lo += bs) {
-    uint32_t* h = hist.data() + size_t(cls[b]) * A;
+    uint32_t* h = w + size_t(cls[b]) * A;
     const size_t hi = std::min(n, lo + bs);
-    for (size_t i = lo; i < hi; i++) h[sym[i]]++;
+    size_t i = lo;
+    for (; i + 4 <= hi; i += 4) {
+      h[sym[i]]++;
+      h[stride + sym[i + 1]]++;
+      h[2 * stride + sym[i + 2]]++;
+      h[3 * stride + sym[i + 3]]++;
+    }
+    for (; i < hi; i++) h[sym[i]]++;
   }
+  for (size_t k = 0; k < 4; k++)
+    for (size_t j = 0; j < size; j++) hist[j] += w[k * stride + j];
 }
 
 struct Fit {
