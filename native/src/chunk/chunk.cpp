@@ -686,8 +686,12 @@ Status decodeQuantized(ByteReader& r, uint64_t n, const ChunkParams& p, uint8_t 
       if (K == 1) {
         s = dec.decodeMapped(sp, slen, n, lut.data(), dst);
       } else {
-        LutSink sink{lut.data(), dst};
-        s = runDecoder(sink);
+        s = byBlocks ? dec.decodeBlocksMapped(sp, slen, n, blockSize, blockCls.data(), lut.data(), lut.size(), dst)
+                     : Status::BadParams;
+        if (s == Status::BadParams) {  // per-element contexts, or an alphabet the mapped tables do not take
+          LutSink sink{lut.data(), dst};
+          s = runDecoder(sink);
+        }
       }
     } else {
       LutSink sink{lut.data(), dst};

@@ -453,6 +453,134 @@ Status Decoder::decodeMapped(const uint8_t* p, size_t len, size_t n, const uint1
   return decodeMappedAny(p, len, n, lut, out);
 }
 
+template <uint32_t kSB, bool kSplit, class OutT>
+Status Decoder::decodeBlocksMappedImpl(const uint8_t* p, size_t len, size_t n, size_t blockSize,
+                                       const uint8_t* blockClass, const uint64_t* table, size_t tableStride,
+                                       const uint8_t* slot8, size_t slotStride, OutT* out) const {
+  using E = MappedEntry<OutT>;
+  if (len < 4 * kLanes || (len & 1)) return Status::CorruptChunk;
+  const uint8_t* const end = p + len;
+  uint32_t x[kLanes];
+  for (int l = 0; l < kLanes; l++) {
+    x[l] = uint32_t(p[0]) | uint32_t(p[1]) << 8 | uint32_t(p[2]) << 16 | uint32_t(p[3]) << 24;
+    p += 4;
+    if (x[l] < kL || x[l] >= (1u << 31)) return Status::CorruptChunk;
+  }
+  const uint32_t sb = kSB ? kSB : scaleBits_;
+  const uint32_t mask = (1u << sb) - 1;
+  uint32_t x0 = x[0], x1 = x[1], x2 = x[2], x3 = x[3];
+  const uint64_t* t = table;
+  const uint8_t* s8 = slot8;
+  auto entryOf = [&](uint32_t st) -> uint64_t {
+    if constexpr (kSplit) return t[s8[st & mask]];
+    else return t[st & mask];
+  };
+  auto adjust = [&](uint64_t e, uint32_t st) -> uint32_t {
+    if constexpr (kSplit) return (st & mask) - E::adj(e);
+    else return E::adj(e);
+  };
+  auto checkedStep = [&](uint32_t& st, size_t k) {
+    const uint64_t e = entryOf(st);
+    out[k] = OutT(e);
+    st = E::freq(e) * (st >> sb) + adjust(e, st);
+    if (st < kL) {
+      if (end - p < 2) return false;
+      st = (st << 16) | uint32_t(p[0]) | uint32_t(p[1]) << 8;
+      p += 2;
+    }
+    return true;
+  };
+#define SP_STEP(st, k)                                   \
+  {                                                      \
+    const uint64_t e = entryOf(st);                      \
+    out[i + k] = OutT(e);                                \
+    st = E::freq(e) * (st >> sb) + adjust(e, st);        \
+    uint16_t w16;                                        \
+    std::memcpy(&w16, p, 2);                             \
+    renormalise(st, w16, p);                             \
+  }
+  // Block by block (blockSize is a multiple of the lane count, so blocks start on rounds): the block's class
+  // picks its table, then rounds as in decodeMappedImpl; checked steps near the stream's end and in the tail.
+  size_t i = 0;
+  for (size_t b = 0; i < n; b++) {
+    const size_t c = blockClass[b];
+    t = table + c * tableStride;
+    if constexpr (kSplit) s8 = slot8 + c * slotStride;
+    const size_t blockEnd = std::min(n, i + blockSize);
+    while (i + kLanes <= blockEnd && end - p >= 2 * kLanes) {
+      SP_STEP(x0, 0)
+      SP_STEP(x1, 1)
+      SP_STEP(x2, 2)
+      SP_STEP(x3, 3)
+      i += kLanes;
+    }
+    for (; i < blockEnd; i++) {
+      bool ok;
+      switch (i & 3) {
+        case 0: ok = checkedStep(x0, i); break;
+        case 1: ok = checkedStep(x1, i); break;
+        case 2: ok = checkedStep(x2, i); break;
+        default: ok = checkedStep(x3, i); break;
+      }
+      if (!ok) return Status::CorruptChunk;
+    }
+  }
+#undef SP_STEP
+  if (p != end) return Status::CorruptChunk;
+  if (x0 != kL || x1 != kL || x2 != kL || x3 != kL) return Status::CorruptChunk;
+  return Status::Ok;
+}
+
+template <class OutT>
+Status Decoder::decodeBlocksMapped(const uint8_t* p, size_t len, size_t n, size_t blockSize,
+                                   const uint8_t* blockClass, const OutT* lut, size_t lutSize, OutT* out) const {
+  using E = MappedEntry<OutT>;
+  if (!model0_ || count_ == 0) return Status::CorruptChunk;
+  if (blockSize == 0 || blockSize % kLanes != 0) return Status::CorruptChunk;
+  const uint32_t total = 1u << scaleBits_;
+  const size_t A = model0_[0].alphabet();
+  for (size_t k = 0; k < count_; k++)
+    if (model0_[k].alphabet() != A) return Status::CorruptChunk;
+  if (A > lutSize) return Status::CorruptChunk;
+  const bool split = scaleBits_ > 12;
+  if (split && A > 256) return Status::BadParams;  // a byte per slot cannot name the symbol: decodeBlocks
+  // Per-thread tables, kept between calls: at most 8 × 2^12 entries (256 KB), or 8 × 2^15 slot bytes plus 8 × 256
+  // entries when split.
+  static thread_local std::vector<uint64_t> table;
+  static thread_local std::vector<uint8_t> slot8;
+  const size_t tableStride = split ? A : total;
+  if (table.size() < count_ * tableStride) table.resize(count_ * tableStride);
+  if (split && slot8.size() < count_ * total) slot8.resize(count_ * total);
+  for (size_t k = 0; k < count_; k++) {
+    const Model& m = model0_[k];
+    uint64_t* t = table.data() + k * tableStride;
+    for (size_t s = 0; s < A; s++) {
+      const uint64_t f = m.freq[s], c = m.cum[s], v = lut[s];
+      if (split) {
+        t[s] = E::make(v, c, f);
+        std::memset(slot8.data() + k * total + c, int(s), f);
+      } else {
+        for (uint32_t j = 0; j < f; j++) t[c + j] = E::make(v, j, f);
+      }
+    }
+  }
+  if (split) {
+    switch (scaleBits_) {
+      case 13: return decodeBlocksMappedImpl<13, true>(p, len, n, blockSize, blockClass, table.data(), A, slot8.data(), total, out);
+      case 14: return decodeBlocksMappedImpl<14, true>(p, len, n, blockSize, blockClass, table.data(), A, slot8.data(), total, out);
+      default: return decodeBlocksMappedImpl<0, true>(p, len, n, blockSize, blockClass, table.data(), A, slot8.data(), total, out);
+    }
+  }
+  switch (scaleBits_) {
+    case 12: return decodeBlocksMappedImpl<12, false>(p, len, n, blockSize, blockClass, table.data(), total, nullptr, 0, out);
+    default: return decodeBlocksMappedImpl<0, false>(p, len, n, blockSize, blockClass, table.data(), total, nullptr, 0, out);
+  }
+}
+template Status Decoder::decodeBlocksMapped<uint16_t>(const uint8_t*, size_t, size_t, size_t, const uint8_t*,
+                                                      const uint16_t*, size_t, uint16_t*) const;
+template Status Decoder::decodeBlocksMapped<uint32_t>(const uint8_t*, size_t, size_t, size_t, const uint8_t*,
+                                                      const uint32_t*, size_t, uint32_t*) const;
+
 template <uint32_t kSB>
 Status Decoder::decodeCtxOrImpl(const uint8_t* p, size_t len, size_t n, const uint8_t* ctx, const uint64_t* table,
                                 uint16_t* out) const {

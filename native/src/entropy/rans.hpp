@@ -62,6 +62,12 @@ class Decoder {
   Status decodeMapped(const uint8_t* p, size_t len, size_t n, const uint16_t* lut, uint16_t* out) const;
   // The same to 32-bit values (F32 output of 16-bit inputs).
   Status decodeMapped(const uint8_t* p, size_t len, size_t n, const uint32_t* lut, uint32_t* out) const;
+  // Block-context streams (as decodeBlocks) straight to values: out[i] = lut[symbol i], one 64-bit entry per
+  // (class, slot) up to 12-bit precision, a byte per slot and one entry per (class, symbol) above it (alphabets
+  // up to 256; BadParams otherwise, for the caller to use decodeBlocks). All models must share one alphabet.
+  template <class OutT>
+  Status decodeBlocksMapped(const uint8_t* p, size_t len, size_t n, size_t blockSize, const uint8_t* blockClass,
+                            const OutT* lut, size_t lutSize, OutT* out) const;
   // Context-coded streams ORed into 16-bit values: out[i] |= lut[symbol i], symbol i under model ctx[i] (< the
   // model count; lut has lutSize entries, at least every model's alphabet). One 64-bit entry per (context, slot),
   // as decodeMapped. Precisions up to 12 bits only (the tables then stay in L2): BadParams otherwise.
@@ -77,6 +83,10 @@ class Decoder {
   template <bool kCtx, uint32_t kSB, bool kPacked, class Sink>
   Status decodeImpl(const uint8_t* p, size_t len, size_t n, const uint8_t* ctx, Sink& sink, size_t blockSize = 0,
                     const uint8_t* blockClass = nullptr) const;
+  template <uint32_t kSB, bool kSplit, class OutT>
+  Status decodeBlocksMappedImpl(const uint8_t* p, size_t len, size_t n, size_t blockSize, const uint8_t* blockClass,
+                                const uint64_t* table, size_t tableStride, const uint8_t* slot8, size_t slotStride,
+                                OutT* out) const;
   template <uint32_t kSB>
   Status decodeCtxOrImpl(const uint8_t* p, size_t len, size_t n, const uint8_t* ctx, const uint64_t* table,
                          uint16_t* out) const;
