@@ -280,14 +280,22 @@ void encode(const uint16_t* syms, const uint8_t* ctx, size_t n, const Model* mod
 Status Decoder::init(const Model* models, size_t count) {
   if (count == 0 || count > 256) return Status::CorruptChunk;
   scaleBits_ = models[0].scaleBits;
+  for (size_t k = 0; k < count; k++)
+    if (models[k].scaleBits != scaleBits_) return Status::CorruptChunk;
   count_ = count;
   model0_ = models;
+  tablesBuilt_ = false;  // the general decoder's tables, built on its first use (the mapped decoders build their own)
+  return Status::Ok;
+}
+
+void Decoder::buildTables() const {
+  const Model* models = model0_;
+  const size_t count = count_;
   const uint32_t total = 1u << scaleBits_;
   slot_.resize(count * total);
   offset_.resize(count);
   size_t fcSize = 0;
   for (size_t k = 0; k < count; k++) {
-    if (models[k].scaleBits != scaleBits_) return Status::CorruptChunk;
     offset_[k] = uint32_t(fcSize);
     fcSize += models[k].alphabet();
   }
@@ -309,7 +317,7 @@ Status Decoder::init(const Model* models, size_t count) {
       packed_[sl] = s | ((m.freq[s] - 1) << 8) | ((sl - m.cum[s]) << 20);
     }
   }
-  return Status::Ok;
+  tablesBuilt_ = true;
 }
 
 Status Decoder::decode(const uint8_t* p, size_t len, size_t n, const uint8_t* ctx, uint16_t* out) const {

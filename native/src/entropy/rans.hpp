@@ -97,13 +97,16 @@ class Decoder {
                           OutT* out) const;
   // Single-model streams with at most 256 symbols and scaleBits <= 12 also get one 32-bit entry per slot:
   // symbol (8 bits) | freq − 1 (12 bits) | slot − cum (12 bits), so a step costs one table load.
-  std::vector<uint32_t> packed_;
+  // The general decoder's tables (decodeWith, decodeBlocks), built from the models on first use.
+  void buildTables() const;
+  mutable bool tablesBuilt_ = false;
+  mutable std::vector<uint32_t> packed_;
   uint32_t scaleBits_ = 0;
   size_t count_ = 0;
   const Model* model0_ = nullptr;  // the single model (decodeMapped); valid while the caller's models live
-  std::vector<uint16_t> slot_;     // count × 2^scaleBits
-  std::vector<uint32_t> freqCum_;  // freq << 16 | cum, models laid end to end
-  std::vector<uint32_t> offset_;   // where each model starts in freqCum_
+  mutable std::vector<uint16_t> slot_;     // count × 2^scaleBits
+  mutable std::vector<uint32_t> freqCum_;  // freq << 16 | cum, models laid end to end
+  mutable std::vector<uint32_t> offset_;   // where each model starts in freqCum_
 };
 
 
@@ -222,6 +225,7 @@ template <class Sink>
 Status Decoder::decodeBlocks(const uint8_t* p, size_t len, size_t n, size_t blockSize, const uint8_t* blockClass,
                              Sink&& sink) const {
   if (blockSize == 0 || blockSize % kLanes != 0) return Status::CorruptChunk;
+  if (!tablesBuilt_) buildTables();
   switch (scaleBits_) {
     case 12: return decodeImpl<false, 12, false>(p, len, n, nullptr, sink, blockSize, blockClass);
     case 13: return decodeImpl<false, 13, false>(p, len, n, nullptr, sink, blockSize, blockClass);
@@ -232,6 +236,7 @@ Status Decoder::decodeBlocks(const uint8_t* p, size_t len, size_t n, size_t bloc
 
 template <bool kCtx, class Sink>
 Status Decoder::decodeWith(const uint8_t* p, size_t len, size_t n, const uint8_t* ctx, Sink&& sink) const {
+  if (!tablesBuilt_) buildTables();
   // Constant precision lets the compiler fold the shifts and masks in the hot loop.
   if (!kCtx && !packed_.empty()) {
     return scaleBits_ == 12 ? decodeImpl<false, 12, true>(p, len, n, ctx, sink)
