@@ -332,6 +332,9 @@ Status Decoder::decode(const uint8_t* p, size_t len, size_t n, const uint8_t* ct
 // The 64-bit table entry of decodeMapped, by output word: 16-bit values as value (bits 0–15) | slot − cum (16–31)
 // | freq (32–63); 32-bit values (F32 output) as value (0–31) | slot − cum (32–47) | freq (48–63). Both counts are
 // at most 2^15, so either layout holds them; split tables keep cum where slot − cum would be.
+// The class of every symbol of a single-model stream, decoded as one block.
+constexpr uint8_t kOneClass = 0;
+
 template <class OutT>
 struct MappedEntry;
 template <>
@@ -348,33 +351,41 @@ struct MappedEntry<uint32_t> {
 };
 
 template <uint32_t kSB, bool kSplit, class OutT>
-Status Decoder::decodeMappedImpl(const uint8_t* p, size_t len, size_t n, const uint64_t* table, const uint8_t* slot8,
+Status Decoder::decodeMappedImpl(const uint8_t* p, size_t len, size_t n, size_t blockSize, const uint8_t* blockClass,
+                                 const uint64_t* table, size_t tableStride, const uint8_t* slot8, size_t slotStride,
                                  OutT* out) const {
   using E = MappedEntry<OutT>;
   if (len < 4 * kLanes || (len & 1)) return Status::CorruptChunk;
   const uint8_t* const end = p + len;
   uint32_t x[kLanes];
-  for (int l = 0; l < kLanes; l++) {
-    x[l] = uint32_t(p[0]) | uint32_t(p[1]) << 8 | uint32_t(p[2]) << 16 | uint32_t(p[3]) << 24;
-    p += 4;
-    if (x[l] < kL || x[l] >= (1u << 31)) return Status::CorruptChunk;
-  }
+  if (!readLaneStates(p, x)) return Status::CorruptChunk;
   const uint32_t sb = kSB ? kSB : scaleBits_;
   const uint32_t mask = (1u << sb) - 1;
   uint32_t x0 = x[0], x1 = x[1], x2 = x[2], x3 = x[3];
+  // The table of the current block's class (one class for single-model streams).
+  const uint64_t* t = table;
+  const uint8_t* s8 = slot8;
+  size_t block = 0, nextBlock = 0;
+  auto enterBlock = [&](size_t i) {
+    if (i != nextBlock) return;
+    const size_t c = blockClass[block++];
+    t = table + c * tableStride;
+    s8 = slot8 + c * slotStride;
+    nextBlock += blockSize;
+  };
   // Split tables (large precisions): slot → symbol bytes plus one entry per symbol (value | cum | freq), two
   // loads that stay in L1 instead of one per-slot load that misses it.
   auto entryOf = [&](uint32_t st) -> uint64_t {
-    if constexpr (kSplit) return table[slot8[st & mask]];
-    else return table[st & mask];
+    if constexpr (kSplit) return t[s8[st & mask]];
+    else return t[st & mask];
   };
   auto adjust = [&](uint64_t e, uint32_t st) -> uint32_t {
     if constexpr (kSplit) return (st & mask) - E::adj(e);
     else return E::adj(e);
   };
-  // Entry: value (bits 0–15) | slot − cum (16–31) | freq (32–63); the state update is the same arithmetic as
-  // decodeImpl's. The renormalisation is branch-free (a branch there is mispredicted on ~40 % of steps): the
-  // word is always loaded, shifted in under a mask, and the cursor moves by 0 or 2.
+  // Entry (MappedEntry): value | slot − cum | freq; the state update is the same arithmetic as decodeImpl's. The
+  // renormalisation is branch-free (a branch there is mispredicted on ~40 % of steps): the word is always loaded,
+  // shifted in under a mask, and the cursor moves by 0 or 2.
 #define SP_STEP(st, k)                                                               \
   {                                                                                  \
     const uint64_t e = entryOf(st);                                                  \
@@ -385,8 +396,10 @@ Status Decoder::decodeMappedImpl(const uint8_t* p, size_t len, size_t n, const u
     renormalise(st, w16, p);                                                         \
   }
   size_t i = 0;
-  // Unchecked rounds while a whole round's words (at most one per lane) are surely present.
+  // Unchecked rounds while a whole round's words (at most one per lane) are surely present. Blocks are whole
+  // rounds (blockSize is a multiple of the lane count), so a class changes only between rounds.
   while (i + kLanes <= n && end - p >= 2 * kLanes) {
+    enterBlock(i);
     SP_STEP(x0, 0)
     SP_STEP(x1, 1)
     SP_STEP(x2, 2)
@@ -409,8 +422,10 @@ Status Decoder::decodeMappedImpl(const uint8_t* p, size_t len, size_t n, const u
   // The states go back to an array only here: selecting one of x0..x3 by reference would make them
   // addressable, and the compiler then keeps them in memory through the hot loop above.
   uint32_t xs[kLanes] = {x0, x1, x2, x3};
-  for (; i < n; i++)
+  for (; i < n; i++) {
+    enterBlock(i);
     if (!checkedStep(xs[i & 3], i)) return Status::CorruptChunk;
+  }
   if (p != end) return Status::CorruptChunk;
   if (xs[0] != kL || xs[1] != kL || xs[2] != kL || xs[3] != kL) return Status::CorruptChunk;
   return Status::Ok;
@@ -439,9 +454,9 @@ Status Decoder::decodeMappedAny(const uint8_t* p, size_t len, size_t n, const Ou
       std::memset(slot8.data() + c, int(s), f);
     }
     switch (scaleBits_) {
-      case 13: return decodeMappedImpl<13, true, OutT>(p, len, n, t, slot8.data(), out);
-      case 14: return decodeMappedImpl<14, true, OutT>(p, len, n, t, slot8.data(), out);
-      default: return decodeMappedImpl<0, true, OutT>(p, len, n, t, slot8.data(), out);
+      case 13: return decodeMappedImpl<13, true, OutT>(p, len, n, n, &kOneClass, t, 0, slot8.data(), 0, out);
+      case 14: return decodeMappedImpl<14, true, OutT>(p, len, n, n, &kOneClass, t, 0, slot8.data(), 0, out);
+      default: return decodeMappedImpl<0, true, OutT>(p, len, n, n, &kOneClass, t, 0, slot8.data(), 0, out);
     }
   }
   for (size_t s = 0; s < m.alphabet(); s++) {
@@ -449,94 +464,16 @@ Status Decoder::decodeMappedAny(const uint8_t* p, size_t len, size_t n, const Ou
     for (uint32_t j = 0; j < f; j++) t[c + j] = E::make(v, j, f);
   }
   switch (scaleBits_) {
-    case 12: return decodeMappedImpl<12, false, OutT>(p, len, n, t, nullptr, out);
-    case 13: return decodeMappedImpl<13, false, OutT>(p, len, n, t, nullptr, out);
-    case 14: return decodeMappedImpl<14, false, OutT>(p, len, n, t, nullptr, out);
-    case 15: return decodeMappedImpl<15, false, OutT>(p, len, n, t, nullptr, out);
-    default: return decodeMappedImpl<0, false, OutT>(p, len, n, t, nullptr, out);
+    case 12: return decodeMappedImpl<12, false, OutT>(p, len, n, n, &kOneClass, t, 0, nullptr, 0, out);
+    case 13: return decodeMappedImpl<13, false, OutT>(p, len, n, n, &kOneClass, t, 0, nullptr, 0, out);
+    case 14: return decodeMappedImpl<14, false, OutT>(p, len, n, n, &kOneClass, t, 0, nullptr, 0, out);
+    case 15: return decodeMappedImpl<15, false, OutT>(p, len, n, n, &kOneClass, t, 0, nullptr, 0, out);
+    default: return decodeMappedImpl<0, false, OutT>(p, len, n, n, &kOneClass, t, 0, nullptr, 0, out);
   }
 }
 
 Status Decoder::decodeMapped(const uint8_t* p, size_t len, size_t n, const uint16_t* lut, uint16_t* out) const {
   return decodeMappedAny(p, len, n, lut, out);
-}
-
-template <uint32_t kSB, bool kSplit, class OutT>
-Status Decoder::decodeBlocksMappedImpl(const uint8_t* p, size_t len, size_t n, size_t blockSize,
-                                       const uint8_t* blockClass, const uint64_t* table, size_t tableStride,
-                                       const uint8_t* slot8, size_t slotStride, OutT* out) const {
-  using E = MappedEntry<OutT>;
-  if (len < 4 * kLanes || (len & 1)) return Status::CorruptChunk;
-  const uint8_t* const end = p + len;
-  uint32_t x[kLanes];
-  for (int l = 0; l < kLanes; l++) {
-    x[l] = uint32_t(p[0]) | uint32_t(p[1]) << 8 | uint32_t(p[2]) << 16 | uint32_t(p[3]) << 24;
-    p += 4;
-    if (x[l] < kL || x[l] >= (1u << 31)) return Status::CorruptChunk;
-  }
-  const uint32_t sb = kSB ? kSB : scaleBits_;
-  const uint32_t mask = (1u << sb) - 1;
-  uint32_t x0 = x[0], x1 = x[1], x2 = x[2], x3 = x[3];
-  const uint64_t* t = table;
-  const uint8_t* s8 = slot8;
-  auto entryOf = [&](uint32_t st) -> uint64_t {
-    if constexpr (kSplit) return t[s8[st & mask]];
-    else return t[st & mask];
-  };
-  auto adjust = [&](uint64_t e, uint32_t st) -> uint32_t {
-    if constexpr (kSplit) return (st & mask) - E::adj(e);
-    else return E::adj(e);
-  };
-  auto checkedStep = [&](uint32_t& st, size_t k) {
-    const uint64_t e = entryOf(st);
-    out[k] = OutT(e);
-    st = E::freq(e) * (st >> sb) + adjust(e, st);
-    if (st < kL) {
-      if (end - p < 2) return false;
-      st = (st << 16) | uint32_t(p[0]) | uint32_t(p[1]) << 8;
-      p += 2;
-    }
-    return true;
-  };
-#define SP_STEP(st, k)                                   \
-  {                                                      \
-    const uint64_t e = entryOf(st);                      \
-    out[i + k] = OutT(e);                                \
-    st = E::freq(e) * (st >> sb) + adjust(e, st);        \
-    uint16_t w16;                                        \
-    std::memcpy(&w16, p, 2);                             \
-    renormalise(st, w16, p);                             \
-  }
-  // Block by block (blockSize is a multiple of the lane count, so blocks start on rounds): the block's class
-  // picks its table, then rounds as in decodeMappedImpl; checked steps near the stream's end and in the tail.
-  size_t i = 0;
-  for (size_t b = 0; i < n; b++) {
-    const size_t c = blockClass[b];
-    t = table + c * tableStride;
-    if constexpr (kSplit) s8 = slot8 + c * slotStride;
-    const size_t blockEnd = std::min(n, i + blockSize);
-    while (i + kLanes <= blockEnd && end - p >= 2 * kLanes) {
-      SP_STEP(x0, 0)
-      SP_STEP(x1, 1)
-      SP_STEP(x2, 2)
-      SP_STEP(x3, 3)
-      i += kLanes;
-    }
-    for (; i < blockEnd; i++) {
-      bool ok;
-      switch (i & 3) {
-        case 0: ok = checkedStep(x0, i); break;
-        case 1: ok = checkedStep(x1, i); break;
-        case 2: ok = checkedStep(x2, i); break;
-        default: ok = checkedStep(x3, i); break;
-      }
-      if (!ok) return Status::CorruptChunk;
-    }
-  }
-#undef SP_STEP
-  if (p != end) return Status::CorruptChunk;
-  if (x0 != kL || x1 != kL || x2 != kL || x3 != kL) return Status::CorruptChunk;
-  return Status::Ok;
 }
 
 template <class OutT>
@@ -574,14 +511,14 @@ Status Decoder::decodeBlocksMapped(const uint8_t* p, size_t len, size_t n, size_
   }
   if (split) {
     switch (scaleBits_) {
-      case 13: return decodeBlocksMappedImpl<13, true>(p, len, n, blockSize, blockClass, table.data(), A, slot8.data(), total, out);
-      case 14: return decodeBlocksMappedImpl<14, true>(p, len, n, blockSize, blockClass, table.data(), A, slot8.data(), total, out);
-      default: return decodeBlocksMappedImpl<0, true>(p, len, n, blockSize, blockClass, table.data(), A, slot8.data(), total, out);
+      case 13: return decodeMappedImpl<13, true>(p, len, n, blockSize, blockClass, table.data(), A, slot8.data(), total, out);
+      case 14: return decodeMappedImpl<14, true>(p, len, n, blockSize, blockClass, table.data(), A, slot8.data(), total, out);
+      default: return decodeMappedImpl<0, true>(p, len, n, blockSize, blockClass, table.data(), A, slot8.data(), total, out);
     }
   }
   switch (scaleBits_) {
-    case 12: return decodeBlocksMappedImpl<12, false>(p, len, n, blockSize, blockClass, table.data(), total, nullptr, 0, out);
-    default: return decodeBlocksMappedImpl<0, false>(p, len, n, blockSize, blockClass, table.data(), total, nullptr, 0, out);
+    case 12: return decodeMappedImpl<12, false>(p, len, n, blockSize, blockClass, table.data(), total, nullptr, 0, out);
+    default: return decodeMappedImpl<0, false>(p, len, n, blockSize, blockClass, table.data(), total, nullptr, 0, out);
   }
 }
 template Status Decoder::decodeBlocksMapped<uint16_t>(const uint8_t*, size_t, size_t, size_t, const uint8_t*,
@@ -596,11 +533,7 @@ Status Decoder::decodeCtxOrImpl(const uint8_t* p, size_t len, size_t n, const ui
   if (len < 4 * kLanes || (len & 1)) return Status::CorruptChunk;
   const uint8_t* const end = p + len;
   uint32_t x[kLanes];
-  for (int l = 0; l < kLanes; l++) {
-    x[l] = uint32_t(p[0]) | uint32_t(p[1]) << 8 | uint32_t(p[2]) << 16 | uint32_t(p[3]) << 24;
-    p += 4;
-    if (x[l] < kL || x[l] >= (1u << 31)) return Status::CorruptChunk;
-  }
+  if (!readLaneStates(p, x)) return Status::CorruptChunk;
   const uint32_t sb = kSB ? kSB : scaleBits_;
   const uint32_t mask = (1u << sb) - 1;
   uint32_t x0 = x[0], x1 = x[1], x2 = x[2], x3 = x[3];

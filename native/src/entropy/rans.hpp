@@ -83,17 +83,16 @@ class Decoder {
   template <bool kCtx, uint32_t kSB, bool kPacked, class Sink>
   Status decodeImpl(const uint8_t* p, size_t len, size_t n, const uint8_t* ctx, Sink& sink, size_t blockSize = 0,
                     const uint8_t* blockClass = nullptr) const;
-  template <uint32_t kSB, bool kSplit, class OutT>
-  Status decodeBlocksMappedImpl(const uint8_t* p, size_t len, size_t n, size_t blockSize, const uint8_t* blockClass,
-                                const uint64_t* table, size_t tableStride, const uint8_t* slot8, size_t slotStride,
-                                OutT* out) const;
   template <uint32_t kSB>
   Status decodeCtxOrImpl(const uint8_t* p, size_t len, size_t n, const uint8_t* ctx, const uint64_t* table,
                          uint16_t* out) const;
   template <class OutT>
   Status decodeMappedAny(const uint8_t* p, size_t len, size_t n, const OutT* lut, OutT* out) const;
+  // The mapped decoder: blocks of blockSize symbols (a multiple of the lane count, or ≥ n for one block), block
+  // b under the table of class blockClass[b] (at table + class × tableStride, slot8 + class × slotStride).
   template <uint32_t kSB, bool kSplit, class OutT>
-  Status decodeMappedImpl(const uint8_t* p, size_t len, size_t n, const uint64_t* table, const uint8_t* slot8,
+  Status decodeMappedImpl(const uint8_t* p, size_t len, size_t n, size_t blockSize, const uint8_t* blockClass,
+                          const uint64_t* table, size_t tableStride, const uint8_t* slot8, size_t slotStride,
                           OutT* out) const;
   // Single-model streams with at most 256 symbols and scaleBits <= 12 also get one 32-bit entry per slot:
   // symbol (8 bits) | freq − 1 (12 bits) | slot − cum (12 bits), so a step costs one table load.
@@ -126,6 +125,16 @@ inline void renormalise(uint32_t& st, uint16_t w, const uint8_t*& p) {
 #endif
 }
 
+// The four lane states a stream starts with (u32 little-endian each), each in [2^15, 2^31); advances p.
+inline bool readLaneStates(const uint8_t*& p, uint32_t* x) {
+  for (int l = 0; l < kLanes; l++) {
+    x[l] = uint32_t(p[0]) | uint32_t(p[1]) << 8 | uint32_t(p[2]) << 16 | uint32_t(p[3]) << 24;
+    p += 4;
+    if (x[l] < kL || x[l] >= (1u << 31)) return false;
+  }
+  return true;
+}
+
 template <bool kCtx, uint32_t kSB, bool kPacked, class Sink>
 Status Decoder::decodeImpl(const uint8_t* p, size_t len, size_t n, const uint8_t* ctx, Sink& outerSink,
                            size_t blockSize, const uint8_t* blockClass) const {
@@ -134,11 +143,7 @@ Status Decoder::decodeImpl(const uint8_t* p, size_t len, size_t n, const uint8_t
   Sink sink(outerSink);
   const uint8_t* end = p + len;
   uint32_t x[kLanes];
-  for (int l = 0; l < kLanes; l++) {
-    x[l] = uint32_t(p[0]) | uint32_t(p[1]) << 8 | uint32_t(p[2]) << 16 | uint32_t(p[3]) << 24;
-    p += 4;
-    if (x[l] < kL || x[l] >= (1u << 31)) return Status::CorruptChunk;
-  }
+  if (!readLaneStates(p, x)) return Status::CorruptChunk;
   // kSB = 0 means "not specialised": read the precision at run time.
   const uint32_t sb = kSB ? kSB : scaleBits_;
   const uint32_t mask = (1u << sb) - 1;

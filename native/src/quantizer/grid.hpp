@@ -6,8 +6,9 @@
 #pragma once
 #include <cmath>
 #include <cstdint>
-#include <cstring>
 #include <vector>
+
+#include "../dtype/dtype.hpp"
 
 namespace sp::quantizer {
 
@@ -32,6 +33,14 @@ uint32_t buildBins(uint32_t end, double bound, uint32_t maxBins, Value&& value, 
   return ord;
 }
 
+// Finite non-negative magnitudes of a 16-bit float, in increasing order, are the codes 0..end−1 (Inf/NaN after).
+template <class T>
+uint32_t finiteMagnitudeEnd() {
+  uint32_t end = 0;
+  while (end < 0x8000 && std::isfinite(T::value(uint16_t(end)))) end++;
+  return end;
+}
+
 template <class T>
 struct Grid {
   static constexpr uint32_t kMaxBins = 2047;  // signed ordinals −2046..2046 zigzag below 4095
@@ -45,9 +54,7 @@ struct Grid {
     eb = bound;
     binOf.assign(0x8000, -1);
     rep.clear();
-    // Finite non-negative magnitudes in increasing order are the codes 0.. until Inf/NaN.
-    uint32_t end = 0;
-    while (end < 0x8000 && std::isfinite(T::value(uint16_t(end)))) end++;
+    const uint32_t end = finiteMagnitudeEnd<T>();
     buildBins(
         end, bound, kMaxBins, [](uint32_t c) { return T::value(uint16_t(c)); },
         [&](uint32_t ord, uint32_t centre, uint32_t first, uint32_t last) {
@@ -70,24 +77,14 @@ struct WideGrid {
   std::vector<int32_t> binOf;  // bin ordinal of each non-negative magnitude code, or −1
   std::vector<uint32_t> rep;   // F32 bits of each ordinal's centre (non-negative)
 
-  static uint32_t f32Bits(double d) {
-    const float f = float(d);
-    uint32_t u;
-    std::memcpy(&u, &f, 4);
-    return u;
-  }
-  static double f32Value(uint32_t u) {
-    float f;
-    std::memcpy(&f, &u, 4);
-    return double(f);
-  }
+  static uint32_t f32Bits(double d) { return floatToBits(float(d)); }
+  static double f32Value(uint32_t u) { return double(bitsToFloat(u)); }
 
   void build(double bound) {
     eb = bound;
     binOf.assign(0x8000, -1);
     rep.clear();
-    uint32_t end = 0;
-    while (end < 0x8000 && std::isfinite(T::value(uint16_t(end)))) end++;
+    const uint32_t end = finiteMagnitudeEnd<T>();
     auto value = [](uint32_t c) { return T::value(uint16_t(c)); };
     uint32_t i = 0;
     while (i < end && rep.size() < kMaxBins) {
